@@ -10,6 +10,7 @@ surrogates, invalid UTF-8, nesting deeper than 32 and documents over the size li
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +99,8 @@ def check_value(value: Any, *, allow_floats: bool = False, _depth: int = 1) -> N
     elif isinstance(value, float):
         if not allow_floats:
             _reject_float(repr(value))
+        if not math.isfinite(value):  # e.g. 1e400 parses to inf
+            raise _invalid(f"{value!r} is not a JSON number: send numbers as decimal strings")
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -127,10 +130,7 @@ def loads(
     Raises:
         RuleViolation: ``invalid_event`` naming the strict rule that was broken.
     """
-    if isinstance(data, str):
-        raw = data.encode("utf-8", "surrogatepass")
-    else:
-        raw = bytes(data)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if max_bytes is not None and len(raw) > max_bytes:
         raise _invalid(f"document of {len(raw)} bytes is over the {max_bytes}-byte limit")
     try:
@@ -149,19 +149,29 @@ def loads(
     except RuleViolation:
         raise
     except RecursionError:
-        raise _invalid(f"JSON nesting deeper than {MAX_DEPTH} levels; flatten the document") from None
+        raise _invalid(
+            f"JSON nesting deeper than {MAX_DEPTH} levels; flatten the document"
+        ) from None
     except ValueError as e:
         raise _invalid(f"not valid JSON: {e}") from None
     check_value(value, allow_floats=allow_floats)
     return value
 
 
-def _ascii_keys_only(value: Any) -> bool:
+def _fast_path_ok(value: Any) -> bool:
+    """True when the C encoder's output is exactly JCS: only ASCII string keys, no floats, safe
+    integers, and nothing that is not JSON (those go to ``rfc8785``, which refuses them)."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
     if isinstance(value, dict):
-        return all(k.isascii() and _ascii_keys_only(v) for k, v in value.items())
+        return all(
+            isinstance(k, str) and k.isascii() and _fast_path_ok(v) for k, v in value.items()
+        )
     if isinstance(value, list | tuple):
-        return all(_ascii_keys_only(v) for v in value)
-    return not isinstance(value, float)
+        return all(_fast_path_ok(v) for v in value)
+    return False
 
 
 _FAST = json.JSONEncoder(
@@ -172,17 +182,17 @@ _FAST = json.JSONEncoder(
 def jcs(value: Any) -> bytes:
     """Return ``JCS(value)``: the UTF-8 bytes of the RFC 8785 canonical form.
 
-    Fast path: for values with no floats and only ASCII object keys, the standard library's C
-    encoder with sorted keys and no ASCII escaping emits exactly the RFC 8785 bytes (strings are
-    escaped identically, ASCII keys sort the same by code point as by UTF-16 unit, integers print
-    alike). Everything else goes through the ``rfc8785`` reference package. A property test
-    (tests/unit/test_canonical.py) proves the two agree. This matters: events are canonicalized
-    on every append and every verification.
+    Fast path: for values with no floats, only ASCII object keys and integers within
+    +/-(2^53-1), the standard library's C encoder with sorted keys and no ASCII escaping emits
+    exactly the RFC 8785 bytes (strings are escaped identically, ASCII keys sort the same by code
+    point as by UTF-16 unit, integers print alike). Everything else goes through the ``rfc8785``
+    reference package. A property test (tests/unit/test_canonical.py) proves the two agree. This
+    matters: events are canonicalized on every append and every verification.
 
     Raises:
         RuleViolation: ``invalid_event`` when the value cannot be canonicalized.
     """
-    if _ascii_keys_only(value):
+    if _fast_path_ok(value):
         try:
             return _FAST.encode(value).encode("utf-8")
         except UnicodeEncodeError:

@@ -1,7 +1,8 @@
 """Ed25519 keys, key ids, PEM PKCS#8 files and signature verification (SPEC sections 1 and 3).
 
 Public keys travel as base64url without padding of the raw 32 bytes; a key id (``kid``) is the
-first 16 hex characters of SHA-256 of those raw bytes.
+first 16 hex characters of SHA-256 of those raw bytes. Keys are checked at registration with
+:func:`check_registrable_public_key` (canonical encoding, not of small order).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "KeyError_",
     "b64url_decode",
     "b64url_encode",
+    "check_registrable_public_key",
     "generate",
     "kid_of",
     "load_private_key",
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 
-class KeyError_(LedgerError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class KeyError_(LedgerError):  # trailing _: avoid shadowing the builtin KeyError
     """A key file or key encoding is unusable."""
 
     code = "invalid_key"
@@ -137,3 +139,105 @@ def verify(pub: bytes, signature: bytes, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# --- Registration checks on Edwards25519 points (pure Python) ---------------------------------
+# Runs once per key registration, so clarity beats speed. The curve is -x^2 + y^2 = 1 + d*x^2*y^2
+# over GF(p); points are extended coordinates (X, Y, Z, T) with x = X/Z, y = Y/Z, x*y = T/Z
+# (RFC 8032 section 5.1.4).
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+_Point = tuple[int, int, int, int]
+_IDENTITY: _Point = (0, 1, 1, 0)
+
+
+def _point_add(a: _Point, b: _Point) -> _Point:
+    """Complete (unified) addition; also doubles."""
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    pa = (y1 - x1) * (y2 - x2) % _P
+    pb = (y1 + x1) * (y2 + x2) % _P
+    pc = 2 * t1 * t2 * _D % _P
+    pd = 2 * z1 * z2 % _P
+    e, f, g, h = pb - pa, pd - pc, pd + pc, pb + pa
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _scalar_mult(k: int, point: _Point) -> _Point:
+    """[k]point by double-and-add (not constant time: public inputs only)."""
+    result = _IDENTITY
+    while k:
+        if k & 1:
+            result = _point_add(result, point)
+        point = _point_add(point, point)
+        k >>= 1
+    return result
+
+
+def _is_identity(point: _Point) -> bool:
+    x, y, z, _ = point
+    return x % _P == 0 and (y - z) % _P == 0
+
+
+def _decode_point(pub: bytes) -> _Point:
+    """Strict RFC 8032 section 5.1.3 decoding of a 32-byte point encoding.
+
+    Raises:
+        KeyError_: y >= p, x = 0 with the sign bit set (both non-canonical encodings), or the
+            bytes do not encode a point on the curve.
+    """
+    n = int.from_bytes(pub, "little")
+    sign, y = n >> 255, n & ((1 << 255) - 1)
+    if y >= _P:
+        raise KeyError_("public key is a non-canonical encoding (y >= 2^255-19)")
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    # Candidate square root of u/v (RFC 8032 section 5.1.3 step 2), then fix or refuse.
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    vxx = v * x * x % _P
+    if vxx != u:
+        if vxx != -u % _P:
+            raise KeyError_("public key does not encode a point on the Ed25519 curve")
+        x = x * _SQRT_M1 % _P
+    if x == 0 and sign:
+        raise KeyError_("public key is a non-canonical encoding (x = 0 with the sign bit set)")
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+def _is_canonical_point(pub: bytes) -> bool:
+    """True when ``pub`` is the canonical encoding of a curve point."""
+    try:
+        _decode_point(pub)
+    except KeyError_:
+        return False
+    return True
+
+
+def _is_small_order(point: _Point) -> bool:
+    """True for the 8 points of order dividing the cofactor: [8]point is the identity."""
+    return _is_identity(_scalar_mult(8, point))
+
+
+def check_registrable_public_key(pub: bytes) -> None:
+    """Refuse a raw Ed25519 public key that must not be registered (GUIDE, security).
+
+    A key is refused when it is not 32 bytes, is not the canonical encoding of a curve point
+    (y >= p, x = 0 with the sign bit set, or off the curve), or is one of the 8 small-order points
+    (the identity and the points of order 2, 4 and 8), for which signatures prove nothing.
+    Keys with a prime-order part plus a low-order component cannot be told apart by a blocklist
+    and are accepted, as every generated key is.
+
+    Raises:
+        KeyError_: the key is unusable; the message says why.
+    """
+    if not isinstance(pub, bytes) or len(pub) != 32:
+        raise KeyError_("an Ed25519 public key is exactly 32 raw bytes")
+    if _is_small_order(_decode_point(pub)):
+        raise KeyError_(
+            "public key is a small-order point (order 1, 2, 4 or 8): it cannot bind a signer; "
+            "generate a new key pair"
+        )
