@@ -1,0 +1,128 @@
+"""Storage rows (SQLModel ``table=True``). They never leave ``ledger.store``.
+
+Append-only tables (database triggers refuse UPDATE and DELETE, see the Alembic migration):
+``events``, ``event_lots``, ``party_events``, ``nodes``, ``checkpoints``.
+Derived tables (rebuilt and compared by ``fsck``): ``parties``, ``keys``, ``lots``, ``credits``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "CheckpointRow",
+    "CreditRow",
+    "EventLotRow",
+    "EventRow",
+    "KeyRow",
+    "LotRow",
+    "NodeRow",
+    "PartyEventRow",
+    "PartyRow",
+    "TokenRow",
+]
+
+
+class EventRow(SQLModel, table=True):
+    """One accepted signed event at log index ``seq``; ``canonical`` is JCS of the envelope."""
+
+    __tablename__ = "events"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    id: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    time: str = Field(sa_column=Column(Text, nullable=False))
+    canonical: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class EventLotRow(SQLModel, table=True):
+    """Index: event ``seq`` is on the chain of ``lot`` (it created or touched it)."""
+
+    __tablename__ = "event_lots"
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class PartyEventRow(SQLModel, table=True):
+    """Index: event ``seq`` registers ``party`` or adds/revokes one of its keys."""
+
+    __tablename__ = "party_events"
+    party: str = Field(sa_column=Column(Text, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class NodeRow(SQLModel, table=True):
+    """A complete Merkle subtree: leaves [idx*2^level, (idx+1)*2^level)."""
+
+    __tablename__ = "nodes"
+    level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed checkpoint (C2SP signed note) of the tree at ``size``."""
+
+    __tablename__ = "checkpoints"
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    signed_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PartyRow(SQLModel, table=True):
+    """Derived: a registered party (``data`` is ``rules.Party`` as JSON)."""
+
+    __tablename__ = "parties"
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class KeyRow(SQLModel, table=True):
+    """Derived: a party key and its validity (``data`` is ``rules.Key`` as JSON)."""
+
+    __tablename__ = "keys"
+    kid: str = Field(sa_column=Column(Text, primary_key=True))
+    party: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LotRow(SQLModel, table=True):
+    """Derived: a lot's current state (``data`` is ``rules.Lot`` as JSON)."""
+
+    __tablename__ = "lots"
+    __table_args__ = (Index("ix_lots_custodian", "custodian"),)
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    custodian: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    material: str = Field(sa_column=Column(Text, nullable=False))
+    head: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CreditRow(SQLModel, table=True):
+    """Derived: a mass-balance credit account (party, site, element, category) and its balance."""
+
+    __tablename__ = "credits"
+    party: str = Field(sa_column=Column(Text, primary_key=True))
+    site: str = Field(sa_column=Column(Text, primary_key=True))
+    element: str = Field(sa_column=Column(Text, primary_key=True))
+    category: str = Field(sa_column=Column(Text, primary_key=True))
+    balance: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class TokenRow(SQLModel, table=True):
+    """An API bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "tokens"
+    token_hash: str = Field(sa_column=Column(Text, primary_key=True))
+    party: str = Field(sa_column=Column(Text, nullable=False))
+    role: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    revoked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+APPEND_ONLY_TABLES = ("events", "event_lots", "party_events", "nodes", "checkpoints")

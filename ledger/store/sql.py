@@ -1,0 +1,436 @@
+"""SQL storage for SQLite (WAL, synchronous=FULL) and PostgreSQL (psycopg), one code path.
+
+Durability: SQLite runs in WAL mode with ``synchronous=FULL`` so a commit is fsync'd before it
+returns; PostgreSQL keeps its default ``synchronous_commit=on``. Writers are serialized across
+threads and processes: SQLite with ``BEGIN IMMEDIATE``, PostgreSQL with a transaction-scoped
+advisory lock. The schema comes only from the Alembic migration (``migrate``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from ..errors import StorageError
+from .base import CheckpointRecord, EventRecord
+from .models import (
+    CheckpointRow,
+    CreditRow,
+    EventLotRow,
+    EventRow,
+    KeyRow,
+    LotRow,
+    NodeRow,
+    PartyEventRow,
+    PartyRow,
+)
+
+__all__ = ["SqlStore", "migrate", "normalize_url"]
+
+_EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+_EVENT_LOTS: Table = EventLotRow.__table__  # type: ignore[attr-defined]
+_PARTY_EVENTS: Table = PartyEventRow.__table__  # type: ignore[attr-defined]
+_NODES: Table = NodeRow.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
+_STATE: dict[str, Table] = {
+    "parties": PartyRow.__table__,  # type: ignore[attr-defined]
+    "keys": KeyRow.__table__,  # type: ignore[attr-defined]
+    "lots": LotRow.__table__,  # type: ignore[attr-defined]
+}
+_STATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "parties": ("id", "data"),
+    "keys": ("kid", "party", "data"),
+    "lots": ("lot", "custodian", "status", "material", "head", "data"),
+}
+_CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
+_INDEX: dict[str, tuple[Table, str]] = {
+    "event_lots": (_EVENT_LOTS, "lot"),
+    "party_events": (_PARTY_EVENTS, "party"),
+}
+_ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
+_CHUNK = 500  # bound on IN (...) list sizes
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` URLs and select the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hooks issue BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _make_engine(url: str, *, writer: bool) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=NullPool if url.endswith(":memory:") else None,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin_sql))
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent).
+
+    Raises:
+        StorageError: the migration failed.
+    """
+    here = Path(__file__).parent / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as e:
+        raise StorageError(f"schema migration failed: {e}") from e
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _event_record(row: Any) -> EventRecord:
+    return EventRecord(seq=row[0], hash=bytes(row[1]), id=row[2], canonical=bytes(row[3]))
+
+
+_EVENT_COLS = (_EVENTS.c.seq, _EVENTS.c.hash, _EVENTS.c.id, _EVENTS.c.canonical)
+
+
+class _Reads:
+    """Queries shared by the store (fresh connection) and the write transaction."""
+
+    def _conn(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _run(self, fn: Any) -> Any:
+        raise NotImplementedError
+
+    def size(self) -> int:
+        return int(
+            self._run(
+                lambda c: c.execute(
+                    select(func.coalesce(func.max(_EVENTS.c.seq) + 1, 0))
+                ).scalar_one()
+            )
+        )
+
+    def events_by_ids(self, ids: Sequence[str]) -> dict[str, EventRecord]:
+        def q(c: Connection) -> dict[str, EventRecord]:
+            out: dict[str, EventRecord] = {}
+            for chunk in _chunks(list(ids)):
+                for row in c.execute(select(*_EVENT_COLS).where(_EVENTS.c.id.in_(chunk))):
+                    rec = _event_record(row)
+                    out[rec.id] = rec
+            return out
+
+        return dict(self._run(q)) if ids else {}
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+
+        def q(c: Connection) -> dict[tuple[int, int], bytes]:
+            out: dict[tuple[int, int], bytes] = {}
+            for chunk in _chunks(list(keys)):
+                stmt = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+                    tuple_(_NODES.c.level, _NODES.c.idx).in_(chunk)
+                )
+                for level, idx, h in c.execute(stmt):
+                    out[(level, idx)] = bytes(h)
+            return out
+
+        return dict(self._run(q))
+
+    def state_rows(self, table: str, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        t = _STATE[table]
+        pk = t.c[_STATE_COLUMNS[table][0]]
+
+        def q(c: Connection) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for chunk in _chunks(list(keys)):
+                for k, data in c.execute(select(pk, t.c.data).where(pk.in_(chunk))):
+                    out[k] = data
+            return out
+
+        return dict(self._run(q))
+
+    def credit_rows(
+        self, accounts: Sequence[tuple[str, str, str, str]]
+    ) -> dict[tuple[str, str, str, str], str]:
+        if not accounts:
+            return {}
+        t = _CREDITS
+        cols = (t.c.party, t.c.site, t.c.element, t.c.category)
+
+        def q(c: Connection) -> dict[tuple[str, str, str, str], str]:
+            out: dict[tuple[str, str, str, str], str] = {}
+            for chunk in _chunks(list(accounts)):
+                for p, s, e, k, bal in c.execute(
+                    select(*cols, t.c.balance).where(tuple_(*cols).in_(chunk))
+                ):
+                    out[(p, s, e, k)] = bal
+            return out
+
+        return dict(self._run(q))
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        t = _CHECKPOINTS
+        stmt = (
+            select(t.c.size, t.c.root, t.c.note, t.c.signed_at).order_by(t.c.size.desc()).limit(1)
+        )
+        row = self._run(lambda c: c.execute(stmt).first())
+        return None if row is None else CheckpointRecord(row[0], bytes(row[1]), row[2], row[3])
+
+
+class _Txn(_Reads):
+    """The writer's transaction; every statement runs on one connection."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._c = conn
+        self._dialect = dialect
+
+    def _run(self, fn: Any) -> Any:
+        return fn(self._c)
+
+    def insert_events(
+        self, rows: Iterable[EventRecord], types: Sequence[tuple[str, str, str]]
+    ) -> None:
+        params = [
+            {
+                "seq": r.seq,
+                "hash": r.hash,
+                "id": r.id,
+                "canonical": r.canonical,
+                "type": t[0],
+                "actor": t[1],
+                "time": t[2],
+            }
+            for r, t in zip(rows, types, strict=True)
+        ]
+        if params:
+            self._c.execute(insert(_EVENTS), params)
+
+    def insert_index(self, table: str, pairs: Iterable[tuple[str, int]]) -> None:
+        t, col = _INDEX[table]
+        params = [{col: k, "seq": s} for k, s in pairs]
+        if params:
+            self._c.execute(insert(t), params)
+
+    def insert_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        params = [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
+        if params:
+            self._c.execute(insert(_NODES), params)
+
+    def _upsert(self, table: Table, pk: Sequence[str], params: list[dict[str, Any]]) -> None:
+        if not params:
+            return
+        ins = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+        updates = {c: ins.excluded[c] for c in params[0] if c not in pk}
+        self._c.execute(ins.on_conflict_do_update(index_elements=list(pk), set_=updates), params)
+
+    def upsert_state(self, table: str, rows: Mapping[str, tuple[str, ...]]) -> None:
+        cols = _STATE_COLUMNS[table]
+        params = [dict(zip(cols, (k, *vals), strict=True)) for k, vals in rows.items()]
+        self._upsert(_STATE[table], cols[:1], params)
+
+    def upsert_credits(self, rows: Mapping[tuple[str, str, str, str], str]) -> None:
+        params = [
+            {"party": p, "site": s, "element": e, "category": k, "balance": bal}
+            for (p, s, e, k), bal in rows.items()
+        ]
+        self._upsert(_CREDITS, ("party", "site", "element", "category"), params)
+
+    def insert_checkpoint(self, record: CheckpointRecord) -> None:
+        self._c.execute(
+            insert(_CHECKPOINTS),
+            {
+                "size": record.size,
+                "root": record.root,
+                "note": record.note,
+                "signed_at": record.signed_at,
+            },
+        )
+
+
+class SqlStore(_Reads):
+    """SQLite or PostgreSQL storage behind the :class:`ledger.store.base.Store` interface.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
+        migrate_schema: run the Alembic migration on open (default).
+    """
+
+    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        try:
+            self._engine = _make_engine(self.url, writer=False)
+            self._writer = (
+                _make_engine(self.url, writer=True) if self.dialect == "sqlite" else self._engine
+            )
+            if migrate_schema:
+                migrate(self._writer)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot open database {self.url}: {e}") from e
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def _run(self, fn: Any) -> Any:
+        try:
+            with self._engine.connect() as c:
+                return fn(c)
+        except SQLAlchemyError as e:
+            raise StorageError(f"database read failed: {e}") from e
+
+    @contextmanager
+    def write(self) -> Iterator[_Txn]:
+        """The serialized, atomic write transaction; commits (durably) on normal exit.
+
+        Raises:
+            StorageError: the database refused or failed; nothing was written.
+        """
+        with self._lock:
+            try:
+                with self._writer.begin() as conn:
+                    if self.dialect == "postgresql":
+                        conn.execute(
+                            select(func.pg_advisory_xact_lock(bindparam("k"))),
+                            {"k": _ADVISORY_LOCK_ID},
+                        )
+                    yield _Txn(conn, self.dialect)
+            except SQLAlchemyError as e:
+                raise StorageError(f"write transaction failed, nothing was written: {e}") from e
+
+    def events_by_seqs(self, seqs: Sequence[int]) -> list[EventRecord]:
+        def q(c: Connection) -> list[EventRecord]:
+            out: list[EventRecord] = []
+            for chunk in _chunks(sorted(set(seqs))):
+                out.extend(
+                    _event_record(r)
+                    for r in c.execute(select(*_EVENT_COLS).where(_EVENTS.c.seq.in_(chunk)))
+                )
+            out.sort(key=lambda r: r.seq)
+            return out
+
+        return list(self._run(q)) if seqs else []
+
+    def event_by_hash(self, h: bytes) -> EventRecord | None:
+        row = self._run(
+            lambda c: c.execute(select(*_EVENT_COLS).where(_EVENTS.c.hash == h)).first()
+        )
+        return None if row is None else _event_record(row)
+
+    def lot_seqs(self, lot: str, upto: int | None = None) -> list[int]:
+        stmt = select(_EVENT_LOTS.c.seq).where(_EVENT_LOTS.c.lot == lot)
+        if upto is not None:
+            stmt = stmt.where(_EVENT_LOTS.c.seq <= upto)
+        return [
+            int(s)
+            for (s,) in self._run(lambda c: c.execute(stmt.order_by(_EVENT_LOTS.c.seq)).all())
+        ]
+
+    def party_seqs(self, parties: Sequence[str], upto: int | None = None) -> list[int]:
+        if not parties:
+            return []
+        stmt = select(_PARTY_EVENTS.c.seq).where(_PARTY_EVENTS.c.party.in_(list(parties)))
+        if upto is not None:
+            stmt = stmt.where(_PARTY_EVENTS.c.seq <= upto)
+        return sorted({int(s) for (s,) in self._run(lambda c: c.execute(stmt).all())})
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        t = _CHECKPOINTS
+        stmt = select(t.c.size, t.c.root, t.c.note, t.c.signed_at).where(t.c.size == size)
+        row = self._run(lambda c: c.execute(stmt).first())
+        return None if row is None else CheckpointRecord(row[0], bytes(row[1]), row[2], row[3])
+
+    def checkpoint_sizes(self) -> list[int]:
+        t = _CHECKPOINTS
+        return [
+            int(s)
+            for (s,) in self._run(lambda c: c.execute(select(t.c.size).order_by(t.c.size)).all())
+        ]
+
+    def list_state(
+        self, table: str, *, after: str | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        t = _STATE[table]
+        pk = t.c[_STATE_COLUMNS[table][0]]
+        stmt = select(pk, t.c.data)
+        if after is not None:
+            stmt = stmt.where(pk > after)
+        for col, value in (where or {}).items():
+            stmt = stmt.where(t.c[col] == value)
+        stmt = stmt.order_by(pk).limit(limit)
+        return [(k, d) for k, d in self._run(lambda c: c.execute(stmt).all())]
+
+    def iter_events(self, start: int = 0, batch: int = 10_000) -> Iterator[EventRecord]:
+        seq = start
+        while True:
+            stmt = (
+                select(*_EVENT_COLS)
+                .where(_EVENTS.c.seq >= seq)
+                .order_by(_EVENTS.c.seq)
+                .limit(batch)
+            )
+            rows = self._run(lambda c, s=stmt: c.execute(s).all())
+            if not rows:
+                return
+            for r in rows:
+                yield _event_record(r)
+            seq = int(rows[-1][0]) + 1
+
+    def all_rows(self, table: str) -> list[tuple[object, ...]]:
+        t = SQLModelMetadata.tables[table]
+        return [tuple(r) for r in self._run(lambda c: c.execute(select(t)).all())]
+
+    def close(self) -> None:
+        self._engine.dispose()
+        if self._writer is not self._engine:
+            self._writer.dispose()
+
+
+from sqlmodel import SQLModel as _SQLModel  # noqa: E402
+
+SQLModelMetadata = _SQLModel.metadata
