@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["CheckpointRecord", "EventRecord", "Reads", "Store", "WriteTxn"]
 
@@ -108,7 +108,7 @@ class Store(Reads, Protocol):
 
     def iter_events(self, start: int = 0, batch: int = 10_000) -> Iterable[EventRecord]: ...
 
-    def all_rows(self, table: str) -> list[tuple[object, ...]]:
+    def all_rows(self, table: str) -> list[tuple[Any, ...]]:
         """Every row of a table (fsck only)."""
         ...
 

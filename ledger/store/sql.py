@@ -24,11 +24,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    insert,
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -231,63 +229,58 @@ class _Txn(_Reads):
     def _run(self, fn: Any) -> Any:
         return fn(self._c)
 
+    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        # Driver-level executemany: the append path writes thousands of rows per group, and
+        # SQLAlchemy's per-row parameter processing would cost more than the insert itself.
+        if params:
+            if self._dialect == "postgresql":
+                sql = sql.replace("?", "%s")
+            self._c.exec_driver_sql(sql, params)
+
     def insert_events(
         self, rows: Iterable[EventRecord], types: Sequence[tuple[str, str, str]]
     ) -> None:
-        params = [
-            {
-                "seq": r.seq,
-                "hash": r.hash,
-                "id": r.id,
-                "canonical": r.canonical,
-                "type": t[0],
-                "actor": t[1],
-                "time": t[2],
-            }
-            for r, t in zip(rows, types, strict=True)
-        ]
-        if params:
-            self._c.execute(insert(_EVENTS), params)
+        self._many(
+            "INSERT INTO events (seq, hash, id, type, actor, time, canonical) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.seq, r.hash, r.id, t[0], t[1], t[2], r.canonical)
+                for r, t in zip(rows, types, strict=True)
+            ],
+        )
 
     def insert_index(self, table: str, pairs: Iterable[tuple[str, int]]) -> None:
-        t, col = _INDEX[table]
-        params = [{col: k, "seq": s} for k, s in pairs]
-        if params:
-            self._c.execute(insert(t), params)
+        _, col = _INDEX[table]
+        self._many(f"INSERT INTO {table} ({col}, seq) VALUES (?, ?)", list(pairs))
 
     def insert_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        params = [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
-        if params:
-            self._c.execute(insert(_NODES), params)
+        self._many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", list(nodes))
 
-    def _upsert(self, table: Table, pk: Sequence[str], params: list[dict[str, Any]]) -> None:
-        if not params:
-            return
-        ins = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
-        updates = {c: ins.excluded[c] for c in params[0] if c not in pk}
-        self._c.execute(ins.on_conflict_do_update(index_elements=list(pk), set_=updates), params)
+    def _upsert(
+        self, table: str, cols: Sequence[str], n_pk: int, params: list[tuple[Any, ...]]
+    ) -> None:
+        sets = ", ".join(f"{c} = excluded.{c}" for c in cols[n_pk:])
+        self._many(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT ({', '.join(cols[:n_pk])}) DO UPDATE SET {sets}",
+            params,
+        )
 
     def upsert_state(self, table: str, rows: Mapping[str, tuple[str, ...]]) -> None:
-        cols = _STATE_COLUMNS[table]
-        params = [dict(zip(cols, (k, *vals), strict=True)) for k, vals in rows.items()]
-        self._upsert(_STATE[table], cols[:1], params)
+        self._upsert(table, _STATE_COLUMNS[table], 1, [(k, *vals) for k, vals in rows.items()])
 
     def upsert_credits(self, rows: Mapping[tuple[str, str, str, str], str]) -> None:
-        params = [
-            {"party": p, "site": s, "element": e, "category": k, "balance": bal}
-            for (p, s, e, k), bal in rows.items()
-        ]
-        self._upsert(_CREDITS, ("party", "site", "element", "category"), params)
+        self._upsert(
+            "credits",
+            ("party", "site", "element", "category", "balance"),
+            4,
+            [(*account, bal) for account, bal in rows.items()],
+        )
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
-        self._c.execute(
-            insert(_CHECKPOINTS),
-            {
-                "size": record.size,
-                "root": record.root,
-                "note": record.note,
-                "signed_at": record.signed_at,
-            },
+        self._many(
+            "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)",
+            [(record.size, record.root, record.note, record.signed_at)],
         )
 
 
@@ -421,7 +414,7 @@ class SqlStore(_Reads):
                 yield _event_record(r)
             seq = int(rows[-1][0]) + 1
 
-    def all_rows(self, table: str) -> list[tuple[object, ...]]:
+    def all_rows(self, table: str) -> list[tuple[Any, ...]]:
         t = SQLModelMetadata.tables[table]
         return [tuple(r) for r in self._run(lambda c: c.execute(select(t)).all())]
 
