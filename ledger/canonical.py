@@ -154,8 +154,23 @@ def loads(
         ) from None
     except ValueError as e:
         raise _invalid(f"not valid JSON: {e}") from None
-    check_value(value, allow_floats=allow_floats)
+    if allow_floats or _needs_walk(text):
+        check_value(value, allow_floats=allow_floats)
     return value
+
+
+def _needs_walk(text: str) -> bool:
+    """Whether the parsed value can break a rule the parser itself does not enforce.
+
+    The parser already refuses NaN/Infinity, floats (unless allowed) and big integers. What is
+    left is depth and lone surrogates: valid UTF-8 cannot encode a surrogate, so one can only
+    come from a ``\\uD800``-``\\uDFFF`` escape, and nesting deeper than ``MAX_DEPTH`` needs more
+    than ``MAX_DEPTH`` brackets. Documents with neither (every ordinary event) skip the walk;
+    documents that allow floats are always walked, to refuse non-finite values like ``1e400``.
+    """
+    if "\\u" in text and "\\ud" in text.lower():
+        return True
+    return text.count("{") + text.count("[") > MAX_DEPTH
 
 
 def _fast_path_ok(value: Any) -> bool:

@@ -1,0 +1,98 @@
+"""The one settings class (pydantic-settings, env prefix ``LEDGER_``) and ledger opening.
+
+Example keys (``keys.example/``) are refused unless ``LEDGER_DEMO`` is true.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import rules
+from .checkpoint import Signer
+from .errors import LedgerError
+from .example_keys import is_example_kid
+from .keys import Ed25519PrivateKey, kid_of, load_private_key, public_raw
+
+if TYPE_CHECKING:
+    from .service import Ledger
+
+__all__ = ["EXAMPLE_KEY_DIR", "ExampleKeyRefused", "Settings", "open_ledger"]
+
+EXAMPLE_KEY_DIR = Path(__file__).resolve().parent.parent / "keys.example"
+
+
+class ExampleKeyRefused(LedgerError):
+    """A published example key was configured outside demo mode."""
+
+    code = "example_key_refused"
+
+
+class Settings(BaseSettings):
+    """Ledger settings, from ``LEDGER_*`` environment variables.
+
+    Attributes:
+        database_url: SQLAlchemy URL; SQLite file ``./ledger.db`` by default.
+        key_dir: folder of PEM keys (``log.pem``, ``operator.pem``, ``attest.pem``).
+        origin: the checkpoint origin line (and the log key's name).
+        demo: demo mode: example keys allowed (and used when ``key_dir`` has none).
+        tolerance: element-mass tolerance of the conservation rule (SPEC §4).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = "sqlite:///ledger.db"
+    key_dir: Path = Path("keys")
+    origin: str = "ltl.example/log"
+    demo: bool = False
+    tolerance: Decimal = Decimal("0.005")
+    max_future_seconds: int = 300
+
+    def key_path(self, name: str) -> Path:
+        """Path of ``<name>.pem``: in ``key_dir``, or in keys.example/ in demo mode."""
+        path = self.key_dir / f"{name}.pem"
+        if self.demo and not path.exists():
+            return EXAMPLE_KEY_DIR / f"{name}.pem"
+        return path
+
+    def load_key(self, name: str) -> Ed25519PrivateKey:
+        """Load a configured key, refusing published example keys outside demo mode.
+
+        Raises:
+            ExampleKeyRefused: an example key outside demo mode.
+            LedgerError: the key file is missing or unreadable.
+        """
+        path = self.key_path(name)
+        key = load_private_key(path)
+        if is_example_kid(kid_of(public_raw(key))) and not self.demo:
+            raise ExampleKeyRefused(
+                f"{path} is a published example key (keys.example/): anyone can sign with it. "
+                "Run `ledger keygen` / `ledger init` to make real keys, or set LEDGER_DEMO=1 "
+                "for a demo"
+            )
+        return key
+
+    def log_signer(self) -> Signer:
+        """The checkpoint signer (log key named after the origin)."""
+        return Signer(self.origin, self.load_key("log"))
+
+    def rule_config(self) -> rules.RuleConfig:
+        return rules.RuleConfig(
+            tolerance=self.tolerance, max_future_seconds=self.max_future_seconds
+        )
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Open the configured database (migrating its schema) as a :class:`Ledger`."""
+    from .service import Ledger
+    from .store.sql import SqlStore
+
+    return Ledger(
+        SqlStore(settings.database_url),
+        log_signer=settings.log_signer(),
+        origin=settings.origin,
+        config=settings.rule_config(),
+    )
