@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import merkle, rules
+from ._gc import gc_paused
 from .checkpoint import Checkpoint, Signer, sign_checkpoint
 from .errors import LedgerError, NotFound, RuleViolation, StorageError
 from .events import SignedEvent, format_time, parse_event
@@ -123,8 +124,12 @@ class _WriterView:
             cache[k] = cls.from_dict(json.loads(rows[k])) if k in rows else None
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def _dump(record: Any) -> str:
-    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))
+    """Derived rows as JSON (``to_dict`` builds members in a fixed order: no sorting needed)."""
+    return _ENCODER.encode(record.to_dict())
 
 
 class Ledger:
@@ -205,15 +210,24 @@ class Ledger:
         """
         results: list[Receipt | LedgerError | _Pending] = []
         batch: list[_Pending] = []
-        for item in events:
-            try:
-                pending = self._prepare(item)
-            except LedgerError as e:
-                results.append(e)
-                continue
-            batch.append(pending)
-            results.append(pending)
-        self._submit(batch)
+        with gc_paused():
+            for item in events:
+                try:
+                    pending = self._prepare(item)
+                except LedgerError as e:
+                    results.append(e)
+                    continue
+                batch.append(pending)
+                results.append(pending)
+                if len(batch) == self._PIPELINE:
+                    # hand this part to the writer now: its commit (fsync, SQLite work outside
+                    # the GIL) overlaps with verifying the next part here
+                    self._enqueue(batch)
+                    batch = []
+        self._enqueue(batch)
+        for r in results:
+            if isinstance(r, _Pending):
+                r.future.exception()  # wait
         out: list[Receipt | LedgerError] = []
         for r in results:
             if isinstance(r, _Pending):
@@ -241,11 +255,16 @@ class Ledger:
             return _Pending(ev, verified=True)
         return _Pending(ev, verified=False)  # the writer checks the key and the signature
 
-    def _submit(self, batch: list[_Pending]) -> None:
+    _PIPELINE = 250
+
+    def _enqueue(self, batch: list[_Pending]) -> None:
         if self._closed:
             raise StorageError("the ledger is closed; open a new Ledger")
         for i in range(0, len(batch), self.max_batch):
             self._queue.put(batch[i : i + self.max_batch])
+
+    def _submit(self, batch: list[_Pending]) -> None:
+        self._enqueue(batch)
         for p in batch:
             p.future.exception()  # wait
 
@@ -267,7 +286,8 @@ class Ledger:
                     break
                 group.extend(more)
             try:
-                self._commit_group(group)
+                with gc_paused():
+                    self._commit_group(group)
             except BaseException as e:  # never let the writer die with callers waiting
                 self._reset_caches()
                 err = e if isinstance(e, LedgerError) else StorageError(f"append failed: {e!r}")

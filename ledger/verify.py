@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import canonical, merkle, rules
+from ._gc import gc_paused
 from .checkpoint import Checkpoint, Verifier, verify_checkpoint
 from .errors import LedgerError
 from .events import SignedEvent, event_from_json, parse_time
@@ -215,7 +216,8 @@ def verify_bundle(
             report.errors.append(Finding("invalid_bundle", "entries must be a list"))
         return report
     report.checkpoint = cp
-    _replay(doc["entries"], cp, report, config or rules.RuleConfig())
+    with gc_paused():
+        _replay(doc["entries"], cp, report, config or rules.RuleConfig())
     return report
 
 

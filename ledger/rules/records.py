@@ -180,8 +180,9 @@ class Lot:
 
     def to_dict(self) -> dict[str, Any]:
         allocated: dict[str, dict[str, str]] = {}
-        for (el, cat), kg in sorted(self.allocated.items()):
-            allocated.setdefault(el, {})[cat] = format_decimal(kg)
+        if self.allocated:
+            for (el, cat), kg in sorted(self.allocated.items()):
+                allocated.setdefault(el, {})[cat] = format_decimal(kg)
         return {
             "lot": self.lot,
             "material": self.material,

@@ -9,9 +9,10 @@ transform.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 from fractions import Fraction
+from types import MappingProxyType
 
 from ..events import CATEGORIES
 from .records import Lot, Shares, canonical_decimal, zero_shares
@@ -47,16 +48,24 @@ def total(values: Sequence[Decimal]) -> Decimal:
     return acc
 
 
-def _source(source: str) -> dict[str, Fraction]:
+def _make_source(source: str) -> Shares:
     shares = zero_shares()
     if source != "virgin":
         shares[source] = Fraction(1)
-    return shares
+    return MappingProxyType(shares)
+
+
+#: the shares of a lot.create lot per source: shared, read-only (every create uses one)
+_SOURCE_SHARES = {s: _make_source(s) for s in ("virgin", *CATEGORIES)}
+
+
+def _source(source: str) -> Shares:
+    return _SOURCE_SHARES[source]
 
 
 def created_shares(
     source: str, composition: Mapping[str, Decimal] | None
-) -> tuple[dict[str, Fraction], dict[str, Shares | None] | None]:
+) -> tuple[Shares, dict[str, Shares | None] | None]:
     """A ``lot.create`` lot is 100 % its source, as a whole and in every element."""
     es: dict[str, Shares | None] | None = None
     if composition is not None:
@@ -86,9 +95,25 @@ def element_mass_out(outputs: Outputs, element: str) -> Decimal:
     return acc
 
 
+def _weighted(pairs: Iterable[tuple[Decimal, Mapping[str, Fraction]]]) -> dict[str, Fraction]:
+    """Σ weight·share per category, exactly.
+
+    Inputs are grouped by share value first (exact Decimal sums of their weights), so a
+    transform of many inputs with the same shares (the common case: lots that are 100 % one
+    category) costs one Fraction product per distinct share instead of one per input.
+    """
+    groups: dict[str, dict[Fraction, Decimal]] = {k: {} for k in CATEGORIES}
+    for weight, shares in pairs:
+        for k, v in shares.items():
+            if v:
+                g = groups[k]
+                g[v] = EXACT.add(g.get(v, _ZERO), weight)
+    return {k: sum((v * Fraction(w) for v, w in g.items()), Fraction(0)) for k, g in groups.items()}
+
+
 def _recycled_element_mass(consumed: Consumed, element: str) -> dict[str, Fraction] | None:
     """Σ c_i·w_i[e]·r_i[e][k] per category, or ``None`` when any needed share is unknown."""
-    num = dict.fromkeys(CATEGORIES, Fraction(0))
+    pairs: list[tuple[Decimal, Mapping[str, Fraction]]] = []
     for c, lot in consumed:
         if lot.composition is None:
             return None
@@ -98,11 +123,8 @@ def _recycled_element_mass(consumed: Consumed, element: str) -> dict[str, Fracti
         r = None if lot.element_shares is None else lot.element_shares.get(element)
         if r is None:
             return None
-        cw = Fraction(EXACT.multiply(c, w))
-        for k, v in r.items():
-            if v:
-                num[k] += cw * v
-    return num
+        pairs.append((EXACT.multiply(c, w), r))
+    return _weighted(pairs)
 
 
 def _copy_shares(lot: Lot, composition: Mapping[str, Decimal]) -> dict[str, Shares | None]:
@@ -129,12 +151,7 @@ def blend(
         return dict(only.mass_shares), None if composition is None else _copy_shares(
             only, composition
         )
-    mass = dict.fromkeys(CATEGORIES, Fraction(0))
-    for c, lot in consumed:
-        fc = Fraction(c)
-        for k, v in lot.mass_shares.items():
-            if v:
-                mass[k] += fc * v
+    mass = _weighted((c, lot.mass_shares) for c, lot in consumed)
     whole = Fraction(total([c for c, _ in consumed]))
     mass = {k: v / whole if v else v for k, v in mass.items()}
     if composition is None:
