@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -151,6 +153,169 @@ def fsck(
         report = run_fsck(ledger)
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
     raise typer.Exit(0 if report.ok else 1)
+
+
+token_app = typer.Typer(
+    help="API tokens (stored hashed in the ledger database).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    party: Annotated[str, typer.Option(help="the party the token speaks for")],
+    role: Annotated[str, typer.Option(help="partner | auditor | admin")],
+) -> None:
+    """Issue a token; the token alone is printed on the last line (shown once)."""
+    from .store.sql import SqlStore
+    from .tokens import create_token
+
+    settings = Settings()
+    try:
+        store = SqlStore(settings.database_url)
+        token = create_token(store, party, role)
+    except LedgerError as e:
+        raise _fail(e.message) from e
+    store.close()
+    typer.echo(f"token for {party} ({role}); store it now, it is not shown again:")
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="seed the Korean–US scenario with the published example keys (demo mode)"
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API (uvicorn; SQLite at ./ledger.db unless LEDGER_DATABASE_URL is set)."""
+    import uvicorn
+
+    from api import create_app
+
+    settings = Settings(demo=True) if demo else Settings()
+    try:
+        app_ = create_app(settings)
+    except LedgerError as e:
+        raise _fail(e.message) from e
+    if demo:
+        from .demo import seed_demo
+
+        state = app_.state.ltl
+        tokens = seed_demo(state.ledger, settings)
+        typer.echo("demo data seeded; tokens (EXAMPLE, demo only):")
+        for party, token in tokens.items():
+            typer.echo(f"  {party:8s} {token}")
+    typer.echo(f"log vkey {app_.state.ltl.ledger.log_signer.verifier.vkey}")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option(help="where the demo database, bundle and vkey go")
+    ] = Path("demo"),
+    url: Annotated[
+        str | None, typer.Option(help="use this running server instead of starting one")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="with --url: an admin token (relays every party's events)")
+    ] = None,
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="with --url: the server's log vkey")
+    ] = None,
+) -> None:
+    """Run the Korean–US scenario end to end over real HTTP (starts a server on SQLite)."""
+    from .demo import HttpTarget, run_demo
+
+    if url is not None:
+        if not token or not log_key:
+            raise _fail("--url needs --token (admin) and --log-key (the log vkey)")
+        target = HttpTarget(url, {"operator": token, "auditor": token})
+        target.set_vkey(_read_vkey(log_key).vkey)
+        try:
+            result = run_demo(target, workdir, echo=typer.echo)
+        finally:
+            target.close()
+        raise typer.Exit(0 if result.report.ok else 1)
+    with _demo_server(workdir) as (server_url, tokens, vkey):
+        typer.echo(
+            f"LTL demo — server at {server_url}, SQLite at {workdir / 'ledger.db'} "
+            "(EXAMPLE KEYS: demo only)"
+        )
+        target = HttpTarget(server_url, tokens)
+        target.set_vkey(vkey)
+        try:
+            result = run_demo(target, workdir, echo=typer.echo)
+        finally:
+            target.close()
+    raise typer.Exit(0 if result.report.ok else 1)
+
+
+@contextmanager
+def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """A fresh demo database with tokens, and a real server process on a free port."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    from .demo import demo_tokens
+    from .store.sql import SqlStore
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "ledger.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": f"sqlite:///{db}",
+        "LEDGER_DEMO": "1",
+        "LEDGER_ORIGIN": "demo.ltl.example/log",
+    }
+    settings = Settings(
+        database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]
+    )
+    store = SqlStore(settings.database_url)
+    tokens = demo_tokens(store)
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                err = server.stderr.read().decode() if server.stderr else ""
+                raise _fail(f"the demo server did not start: {err[-2000:]}")
+            time.sleep(0.1)
+        yield url, tokens, settings.log_signer().verifier.vkey
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if server.stderr:
+            server.stderr.close()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from . import merkle, rules
 from .checkpoint import verify_checkpoint
 from .errors import LedgerError
 from .events import parse_event
+from .service import custody_of, party_subjects
 
 if TYPE_CHECKING:
     from .service import Ledger
@@ -66,6 +67,7 @@ def fsck(ledger: Ledger) -> FsckReport:
     nodes: dict[tuple[int, int], bytes] = {}
     lot_index: set[tuple[str, int]] = set()
     party_index: set[tuple[str, int]] = set()
+    custody: set[tuple[str, str, int]] = set()
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
     expected = 0
     for rec in store.iter_events():
@@ -104,9 +106,8 @@ def fsck(ledger: Ledger) -> FsckReport:
         except LedgerError as e:
             report.add(e.code, f"replaying event {ev.id} ({ev.type}) fails: {e.message}", rec.seq)
         lot_index.update((lot, rec.seq) for lot in (*ev.lots_touched, *ev.lots_created))
-        from .service import _party_subjects
-
-        party_index.update((p, rec.seq) for p in _party_subjects(ev))
+        party_index.update((p, rec.seq) for p in party_subjects(ev))
+        custody.update((p, lot, rec.seq) for p, lot in custody_of(ev))
     _compare_nodes(store.all_rows("nodes"), nodes, report)
     _compare_set(
         "event_lots", {(str(a), int(b)) for a, b in store.all_rows("event_lots")}, lot_index, report
@@ -115,6 +116,12 @@ def fsck(ledger: Ledger) -> FsckReport:
         "party_events",
         {(str(a), int(b)) for a, b in store.all_rows("party_events")},
         party_index,
+        report,
+    )
+    _compare_set(
+        "custody",
+        {(f"{p}:{lot}", int(s)) for p, lot, s in store.all_rows("custody")},
+        {(f"{p}:{lot}", s) for p, lot, s in custody},
         report,
     )
     _compare_state(ledger, state, report)

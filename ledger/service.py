@@ -202,6 +202,17 @@ class Ledger:
         self._submit([pending])
         return pending.future.result()
 
+    def submit(self, event: bytes | SignedEvent) -> Future[Receipt]:
+        """Parse, verify and queue one event without waiting; the future resolves once the
+        event is committed durably (or fails with the ``LedgerError`` that refused it).
+
+        Raises:
+            RuleViolation: refused before queueing (bad JSON, schema, signature).
+        """
+        pending = self._prepare(event)
+        self._enqueue([pending])
+        return pending.future
+
     def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
         """Append events in order; each is accepted or refused on its own.
 
@@ -313,6 +324,7 @@ class Ledger:
             meta: list[tuple[str, str, str]] = []
             lot_index: list[tuple[str, int]] = []
             party_index: list[tuple[str, int]] = []
+            custody: list[tuple[str, str, int]] = []
             nodes: list[tuple[int, int, bytes]] = []
             changed: dict[str, dict[str, Any]] = {"parties": {}, "keys": {}, "lots": {}}
             credits: dict[Account, Decimal] = {}
@@ -347,7 +359,8 @@ class Ledger:
                 lot_index.extend(
                     (lot, size) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))
                 )
-                party_index.extend((pid, size) for pid in _party_subjects(ev))
+                party_index.extend((pid, size) for pid in party_subjects(ev))
+                custody.extend((party, lot, size) for party, lot in custody_of(ev))
                 nodes.extend(self._frontier.append(merkle.leaf_hash(ev.hash_bytes)))
                 accepted.append((p, size))
                 size += 1
@@ -356,6 +369,7 @@ class Ledger:
                 tx.insert_events(events, meta)
                 tx.insert_index("event_lots", lot_index)
                 tx.insert_index("party_events", party_index)
+                tx.insert_custody(custody)
                 tx.insert_nodes(nodes)
                 tx.upsert_state("parties", {k: (_dump(v),) for k, v in changed["parties"].items()})
                 tx.upsert_state(
@@ -410,6 +424,11 @@ class Ledger:
         if lot_id not in rows:
             raise NotFound(f"no lot {lot_id!r} in this ledger")
         return rules.Lot.from_dict(json.loads(rows[lot_id]))
+
+    def lots(self, lot_ids: Sequence[str]) -> dict[str, rules.Lot]:
+        """The current state of the lots that exist among ``lot_ids``."""
+        rows = self.store.state_rows("lots", list(lot_ids))
+        return {k: rules.Lot.from_dict(json.loads(v)) for k, v in rows.items()}
 
     def party(self, party_id: str) -> rules.Party:
         """A registered party. Raises NotFound."""
@@ -553,7 +572,21 @@ class Ledger:
         return merkle.consistency_proof(size1, size2, self.store)
 
 
-def _party_subjects(ev: SignedEvent) -> tuple[str, ...]:
+def custody_of(ev: SignedEvent) -> list[tuple[str, str]]:
+    """(party, lot) pairs this event adds to custody histories: the creator of a lot, the
+    receiver a lot is shipped to, and the party that receives it."""
+    if ev.type == "lot.create":
+        return [(ev.actor, str(ev.body["lot"]))]
+    if ev.type == "lot.transform":
+        return [(ev.actor, lot) for lot in ev.lots_created]
+    if ev.type == "lot.ship":
+        return [(str(ev.body["to"]), str(ev.body["lot"]))]
+    if ev.type == "lot.receive":
+        return [(ev.actor, str(ev.body["lot"]))]
+    return []
+
+
+def party_subjects(ev: SignedEvent) -> tuple[str, ...]:
     """The parties whose registration/key history this event belongs to."""
     if ev.type == "party.register":
         return (str(ev.body["party"]["id"]),)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         origin: the checkpoint origin line (and the log key's name).
         demo: demo mode: example keys allowed (and used when ``key_dir`` has none).
         tolerance: element-mass tolerance of the conservation rule (SPEC §4).
+        max_batch_events, max_batch_bytes: limits of ``POST /v1/events/batch``.
+        write_rate, write_burst: token-bucket rate limit of writes, per token.
+        auth_failures_per_minute: failed authentications allowed per client address.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     demo: bool = False
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
+    # HTTP API limits
+    max_batch_events: int = 1000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    write_rate: float = 500.0  # sustained writes per second per token
+    write_burst: int = 1000
+    auth_failures_per_minute: int = 30  # per client address
 
     def key_path(self, name: str) -> Path:
         """Path of ``<name>.pem``: in ``key_dir``, or in keys.example/ in demo mode."""

@@ -62,7 +62,9 @@ from .records import (
     StateView,
     format_decimal,
     format_fraction,
+    format_share,
     parse_fraction,
+    share_report,
 )
 
 __all__ = [
@@ -79,5 +81,7 @@ __all__ = [
     "check_signer",
     "format_decimal",
     "format_fraction",
+    "format_share",
     "parse_fraction",
+    "share_report",
 ]

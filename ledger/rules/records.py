@@ -263,3 +263,20 @@ class Delta:
     @classmethod
     def empty(cls) -> Delta:
         return cls({}, {}, {}, {})
+
+
+def format_share(f: Fraction) -> str:
+    """A share as a decimal string rounded half-even to exactly 6 places (SPEC §7)."""
+    n = round(f * 1_000_000)  # Fraction.__round__ rounds half to even, exactly
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    return f"{sign}{n // 1_000_000}.{n % 1_000_000:06d}"
+
+
+def share_report(shares: Mapping[str, Fraction]) -> dict[str, str]:
+    """Category shares plus ``virgin`` (the rest) and ``recycled`` (their sum), formatted."""
+    recycled = sum((shares.get(k, Fraction(0)) for k in CATEGORIES), Fraction(0))
+    out = {k: format_share(shares.get(k, Fraction(0))) for k in CATEGORIES}
+    out["virgin"] = format_share(1 - recycled)
+    out["recycled"] = format_share(recycled)
+    return out

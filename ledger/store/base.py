@@ -70,6 +70,10 @@ class WriteTxn(Reads, Protocol):
         """Insert (lot, seq) into ``event_lots`` or (party, seq) into ``party_events``."""
         ...
 
+    def insert_custody(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Insert (party, lot, seq) custody-history rows."""
+        ...
+
     def insert_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None: ...
 
     def upsert_state(self, table: str, rows: Mapping[str, tuple[str, ...]]) -> None:
@@ -99,6 +103,8 @@ class Store(Reads, Protocol):
     def party_seqs(self, parties: Sequence[str], upto: int | None = None) -> list[int]: ...
 
     def checkpoint_at(self, size: int) -> CheckpointRecord | None: ...
+
+    def custody_lots(self, party: str) -> list[str]: ...
 
     def list_state(
         self, table: str, *, after: str | None, limit: int, where: Mapping[str, str] | None = None

@@ -14,6 +14,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "CheckpointRow",
     "CreditRow",
+    "CustodyRow",
     "EventLotRow",
     "EventRow",
     "KeyRow",
@@ -51,6 +52,15 @@ class PartyEventRow(SQLModel, table=True):
 
     __tablename__ = "party_events"
     party: str = Field(sa_column=Column(Text, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class CustodyRow(SQLModel, table=True):
+    """Index: ``party`` created, received, or was sent ``lot`` at ``seq`` (its custody history)."""
+
+    __tablename__ = "custody"
+    party: str = Field(sa_column=Column(Text, primary_key=True))
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
@@ -125,4 +135,4 @@ class TokenRow(SQLModel, table=True):
     revoked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
-APPEND_ONLY_TABLES = ("events", "event_lots", "party_events", "nodes", "checkpoints")
+APPEND_ONLY_TABLES = ("events", "event_lots", "party_events", "custody", "nodes", "checkpoints")

@@ -20,12 +20,14 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    and_,
     bindparam,
     create_engine,
     event,
     func,
+    insert,
+    or_,
     select,
-    tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -35,6 +37,7 @@ from .base import CheckpointRecord, EventRecord
 from .models import (
     CheckpointRow,
     CreditRow,
+    CustodyRow,
     EventLotRow,
     EventRow,
     KeyRow,
@@ -42,6 +45,7 @@ from .models import (
     NodeRow,
     PartyEventRow,
     PartyRow,
+    TokenRow,
 )
 
 __all__ = ["SqlStore", "migrate", "normalize_url"]
@@ -66,6 +70,7 @@ _INDEX: dict[str, tuple[Table, str]] = {
     "event_lots": (_EVENT_LOTS, "lot"),
     "party_events": (_PARTY_EVENTS, "party"),
 }
+_CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _CHUNK = 500  # bound on IN (...) list sizes
 
@@ -161,18 +166,29 @@ class _Reads:
         return dict(self._run(q)) if ids else {}
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """Complete subtree hashes by (level, index), in ONE indexed query.
+
+        One ``level = ? AND idx IN (...)`` branch per level, joined by UNION ALL: each branch is
+        a primary-key lookup (a row-value ``(level, idx) IN`` list would scan the table).
+        """
         if not keys:
             return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        parts: list[str] = []
+        params: list[int] = []
+        for level, idxs in by_level.items():
+            parts.append(
+                f"SELECT level, idx, hash FROM nodes WHERE level = ? AND idx IN "
+                f"({', '.join('?' * len(idxs))})"
+            )
+            params.extend((level, *idxs))
+        sql = " UNION ALL ".join(parts)
 
         def q(c: Connection) -> dict[tuple[int, int], bytes]:
-            out: dict[tuple[int, int], bytes] = {}
-            for chunk in _chunks(list(keys)):
-                stmt = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
-                    tuple_(_NODES.c.level, _NODES.c.idx).in_(chunk)
-                )
-                for level, idx, h in c.execute(stmt):
-                    out[(level, idx)] = bytes(h)
-            return out
+            stmt = sql if c.dialect.name == "sqlite" else sql.replace("?", "%s")
+            return {(lv, i): bytes(h) for lv, i, h in c.exec_driver_sql(stmt, tuple(params))}
 
         return dict(self._run(q))
 
@@ -202,9 +218,10 @@ class _Reads:
         def q(c: Connection) -> dict[tuple[str, str, str, str], str]:
             out: dict[tuple[str, str, str, str], str] = {}
             for chunk in _chunks(list(accounts)):
-                for p, s, e, k, bal in c.execute(
-                    select(*cols, t.c.balance).where(tuple_(*cols).in_(chunk))
-                ):
+                cond = or_(
+                    *(and_(*(col == v for col, v in zip(cols, a, strict=True))) for a in chunk)
+                )
+                for p, s, e, k, bal in c.execute(select(*cols, t.c.balance).where(cond)):
                     out[(p, s, e, k)] = bal
             return out
 
@@ -252,6 +269,9 @@ class _Txn(_Reads):
     def insert_index(self, table: str, pairs: Iterable[tuple[str, int]]) -> None:
         _, col = _INDEX[table]
         self._many(f"INSERT INTO {table} ({col}, seq) VALUES (?, ?)", list(pairs))
+
+    def insert_custody(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        self._many("INSERT INTO custody (party, lot, seq) VALUES (?, ?, ?)", list(rows))
 
     def insert_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
         self._many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", list(nodes))
@@ -371,6 +391,36 @@ class SqlStore(_Reads):
         if upto is not None:
             stmt = stmt.where(_PARTY_EVENTS.c.seq <= upto)
         return sorted({int(s) for (s,) in self._run(lambda c: c.execute(stmt).all())})
+
+    def add_token(self, token_hash: str, party: str, role: str, created_at: str) -> None:
+        """Store a new API token (its SHA-256 only)."""
+        t = TokenRow.__table__  # type: ignore[attr-defined]
+        try:
+            with self._engine.begin() as c:
+                c.execute(
+                    insert(t),
+                    {
+                        "token_hash": token_hash,
+                        "party": party,
+                        "role": role,
+                        "created_at": created_at,
+                        "revoked": 0,
+                    },
+                )
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store the token: {e}") from e
+
+    def token(self, token_hash: str) -> tuple[str, str] | None:
+        """(party, role) of a live token by its SHA-256, or None."""
+        t = TokenRow.__table__  # type: ignore[attr-defined]
+        stmt = select(t.c.party, t.c.role).where(t.c.token_hash == token_hash, t.c.revoked == 0)
+        row = self._run(lambda c: c.execute(stmt).first())
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def custody_lots(self, party: str) -> list[str]:
+        """Lots ``party`` holds, has held, or has had shipped to it."""
+        stmt = select(_CUSTODY.c.lot).where(_CUSTODY.c.party == party).distinct()
+        return sorted(str(x) for (x,) in self._run(lambda c: c.execute(stmt).all()))
 
     def checkpoint_at(self, size: int) -> CheckpointRecord | None:
         t = _CHECKPOINTS

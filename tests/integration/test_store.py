@@ -15,6 +15,7 @@ ROWS = {
     "VALUES (0, :b, 'e0', 'party.register', 'op', '2025-01-01T00:00:00Z', :b)",
     "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
     "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
+    "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
@@ -23,6 +24,7 @@ UPDATES = {
     "events": "UPDATE events SET canonical = :b",
     "event_lots": "UPDATE event_lots SET lot = 'L2'",
     "party_events": "UPDATE party_events SET party = 'x'",
+    "custody": "UPDATE custody SET party = 'x'",
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
 }

@@ -13,7 +13,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = ("events", "event_lots", "party_events", "nodes", "checkpoints")
+APPEND_ONLY = ("events", "event_lots", "party_events", "custody", "nodes", "checkpoints")
 
 
 def upgrade() -> None:
@@ -35,6 +35,12 @@ def upgrade() -> None:
     op.create_table(
         "party_events",
         sa.Column("party", sa.Text, primary_key=True),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    )
+    op.create_table(
+        "custody",
+        sa.Column("party", sa.Text, primary_key=True),
+        sa.Column("lot", sa.Text, primary_key=True),
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     )
     op.create_table(

@@ -1,0 +1,55 @@
+"""Request limits: token-bucket rate limiting and bounded body reading (413)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fastapi import Request
+
+from .problems import ApiError
+
+__all__ = ["RateLimiter", "read_body"]
+
+
+class RateLimiter:
+    """Token buckets by key: ``rate`` tokens per second, at most ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens from ``key``'s bucket; False when it has too few."""
+        now = time.monotonic()
+        with self._lock:
+            level, last = self._buckets.get(key, (self.burst, now))
+            level = min(self.burst, level + (now - last) * self.rate)
+            if level < cost:
+                self._buckets[key] = (level, now)
+                return False
+            if len(self._buckets) > 100_000:  # bound memory under a flood of keys
+                self._buckets.clear()
+            self._buckets[key] = (level - cost, now)
+            return True
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413 ``too_large``) anything over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(
+            "too_large",
+            f"the body of {declared} bytes is over the {limit}-byte "
+            "limit; send less (an event is at most 64 KiB, a batch at most its limit)",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("too_large", f"the body is over the {limit}-byte limit; send less")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,159 @@
+"""RFC 9457 problem+json: the ONE place where errors become HTTP responses.
+
+Every refusal carries ``code`` (a SPEC §4 code, or ``unauthorized``, ``not_found``,
+``too_large``, ``rate_limited``) and a ``detail`` that says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
+
+__all__ = ["ApiError", "install", "problem", "status_of"]
+
+PROBLEM_TYPE = "https://ltl.example/problems/"
+
+#: HTTP status per code
+STATUS: dict[str, int] = {
+    "invalid_event": 400,
+    "bad_signature": 422,
+    "unknown_party": 422,
+    "unknown_key": 422,
+    "key_revoked": 422,
+    "forbidden": 403,
+    "not_custodian": 422,
+    "stale_head": 409,
+    "lot_exists": 409,
+    "unknown_lot": 422,
+    "in_transit": 409,
+    "not_in_transit": 409,
+    "overdraw": 422,
+    "mass_not_conserved": 422,
+    "bad_time": 422,
+    "duplicate_id": 409,
+    "insufficient_credits": 422,
+    "unauthorized": 401,
+    "not_found": 404,
+    "too_large": 413,
+    "rate_limited": 429,
+    "bad_request": 400,
+    "bad_proof": 400,
+    "bad_range": 400,
+    "invalid_token_request": 400,
+    "storage_error": 503,
+}
+
+TITLES = {
+    "unauthorized": "Authentication required",
+    "not_found": "Not found",
+    "too_large": "Request too large",
+    "rate_limited": "Too many requests",
+    "forbidden": "Forbidden",
+    "bad_request": "Bad request",
+}
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal raised by routes and dependencies (mapped below)."""
+
+    def __init__(self, code: str, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def status_of(code: str) -> int:
+    return STATUS.get(code, 400)
+
+
+def problem(code: str, detail: str, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem+json body for a code."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": TITLES.get(code, code.replace("_", " ").capitalize()),
+        "status": status_of(code),
+        "detail": detail,
+        "code": code,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    return body
+
+
+def _response(
+    code: str,
+    detail: str,
+    request: Request,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
+) -> JSONResponse:
+    body = problem(code, detail, instance=request.url.path)
+    if status is not None:
+        body["status"] = status
+    return JSONResponse(
+        body,
+        status_code=body["status"],
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return _response(exc.code, exc.detail, request, exc.headers)
+
+    @app.exception_handler(RuleViolation)
+    async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:
+        return _response(exc.code, exc.message, request)
+
+    @app.exception_handler(NotFound)
+    async def _nf(request: Request, exc: NotFound) -> JSONResponse:
+        return _response("not_found", exc.message, request)
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+        return _response(
+            "storage_error",
+            "the database is unavailable or refused the write; nothing was written — retry later",
+            request,
+        )
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+        code = exc.code if exc.code in STATUS else "bad_request"
+        return _response(code, exc.message, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg')}")
+        return _response("bad_request", "; ".join(parts) or "invalid request", request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: "not_found",
+            401: "unauthorized",
+            413: "too_large",
+            429: "rate_limited",
+            403: "forbidden",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "bad_request")
+        detail = (
+            str(exc.detail)
+            if exc.status_code != 404
+            else (f"no route {request.method} {request.url.path}; see /openapi.json")
+        )
+        return _response(code, detail, request, status=exc.status_code)

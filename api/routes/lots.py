@@ -1,0 +1,107 @@
+"""GET /v1/lots and the per-lot reads: state, chain, provenance, audit bundle.
+
+Lot ids may contain ``:`` and ``/`` (EPC URNs), so routes take the rest of the path; the
+suffix routes (``/events``, ``/provenance``, ``/bundle``) are matched first.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from ledger.provenance import provenance, visible_lots
+from ledger.tokens import Principal
+
+from ..auth import Auth, can_read_lot
+from ..convert import lot_out
+from ..problems import ApiError
+from ..routes.events import _PROBLEMS
+from ..schemas import BundleOut, ChainItem, ChainOut, LotList, LotOut, ProvenanceOut
+from ..state import AppState, get_state
+
+router = APIRouter(prefix="/v1/lots", tags=["lots"])
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _readable(state: AppState, principal: Principal, lot: str) -> None:
+    if not can_read_lot(state, principal, lot):
+        raise ApiError(
+            "not_found", f"no lot {lot!r} in this ledger (or not visible to {principal.party!r})"
+        )
+
+
+@router.get("", response_model=LotList, responses=_PROBLEMS, summary="Lots, by id")
+def list_lots(
+    state: State,
+    principal: Auth,
+    custodian: str | None = None,
+    status: str | None = Query(None, pattern="^(held|in_transit|consumed)$"),
+    after: Annotated[
+        str | None, Query(description="cursor: the last lot id of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> LotList:
+    visible = None if principal.role != "partner" else visible_lots(state.ledger, principal.party)
+    items: list[LotOut] = []
+    cursor = after
+    while len(items) < limit:
+        page = state.ledger.list_lots(after=cursor, limit=limit, custodian=custodian, status=status)
+        if not page:
+            cursor = None
+            break
+        for lot in page:
+            cursor = lot.lot
+            if visible is None or lot.lot in visible:
+                items.append(lot_out(lot))
+                if len(items) == limit:
+                    break
+        if len(page) < limit and (len(items) < limit):
+            cursor = None
+            break
+    return LotList(items=items, next=cursor if len(items) == limit else None)
+
+
+@router.get(
+    "/{lot:path}/events",
+    response_model=ChainOut,
+    responses=_PROBLEMS,
+    summary="The lot's chain: its creation, then every event that named it",
+)
+def lot_events(lot: str, state: State, principal: Auth) -> ChainOut:
+    _readable(state, principal, lot)
+    return ChainOut(
+        items=[
+            ChainItem(seq=seq, hash=ev.hash, event=dict(ev.envelope))
+            for seq, ev in state.ledger.chain(lot)
+        ]
+    )
+
+
+@router.get(
+    "/{lot:path}/provenance",
+    response_model=ProvenanceOut,
+    responses=_PROBLEMS,
+    summary="The upstream graph: lots, transforms and shipments",
+)
+def lot_provenance(lot: str, state: State, principal: Auth) -> ProvenanceOut:
+    _readable(state, principal, lot)
+    return ProvenanceOut(**provenance(state.ledger, lot))
+
+
+@router.get(
+    "/{lot:path}/bundle",
+    response_model=BundleOut,
+    responses=_PROBLEMS,
+    summary="The audit bundle (SPEC §6): verify it offline with the log key",
+)
+async def lot_bundle(lot: str, state: State, principal: Auth) -> BundleOut:
+    _readable(state, principal, lot)
+    return BundleOut(**await run_in_threadpool(state.ledger.bundle, lot))
+
+
+@router.get("/{lot:path}", response_model=LotOut, responses=_PROBLEMS, summary="One lot")
+def get_lot(lot: str, state: State, principal: Auth) -> LotOut:
+    _readable(state, principal, lot)
+    return lot_out(state.ledger.lot(lot))

@@ -1,0 +1,39 @@
+"""GET /v1/parties and /v1/parties/{id}: the party directory with key histories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from ..auth import Auth
+from ..convert import party_out
+from ..routes.events import _PROBLEMS
+from ..schemas import PartyList, PartyOut
+from ..state import AppState, get_state
+
+router = APIRouter(prefix="/v1/parties", tags=["parties"])
+State = Annotated[AppState, Depends(get_state)]
+
+
+@router.get("", response_model=PartyList, responses=_PROBLEMS, summary="Registered parties")
+def list_parties(
+    state: State,
+    principal: Auth,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> PartyList:
+    parties = state.ledger.list_parties(after=after, limit=limit)
+    items = [party_out(p, state.ledger.party_keys(p.id)) for p in parties]
+    return PartyList(items=items, next=items[-1].id if len(items) == limit else None)
+
+
+@router.get(
+    "/{party_id}",
+    response_model=PartyOut,
+    responses=_PROBLEMS,
+    summary="A party and its key history",
+)
+def get_party(party_id: str, state: State, principal: Auth) -> PartyOut:
+    party = state.ledger.party(party_id)
+    return party_out(party, state.ledger.party_keys(party_id))

@@ -1,0 +1,209 @@
+"""Typed request and response models of the HTTP API (they appear in /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BatchIn",
+    "BatchItem",
+    "BatchOut",
+    "BundleOut",
+    "ChainOut",
+    "ConsistencyProofOut",
+    "EventOut",
+    "HealthOut",
+    "InclusionProofOut",
+    "KeyOut",
+    "LotList",
+    "LotOut",
+    "PartyList",
+    "PartyOut",
+    "Problem",
+    "ProvenanceOut",
+    "ReceiptOut",
+    "TokenIn",
+    "TokenOut",
+]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with the SPEC ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+
+
+class ReceiptOut(BaseModel):
+    """An accepted event: its log index, hash and the new head of each lot it touched."""
+
+    seq: int
+    hash: str
+    lots: dict[str, str]
+
+
+class BatchIn(BaseModel):
+    """Up to ``max_batch_events`` signed events, applied in order."""
+
+    events: list[dict[str, Any]]
+
+
+class BatchItem(BaseModel):
+    """One event's outcome: 201/200 with a receipt, or a problem."""
+
+    status: int
+    receipt: ReceiptOut | None = None
+    problem: Problem | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItem]
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 inclusion proof; hashes in standard base64."""
+
+    index: int
+    size: int
+    proof: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    """RFC 9162 consistency proof; hashes in standard base64."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[str]
+
+
+class EventOut(BaseModel):
+    """A signed event, its log index and its inclusion proof against ``checkpoint``."""
+
+    seq: int
+    hash: str
+    event: dict[str, Any]
+    proof: InclusionProofOut
+    checkpoint: str
+
+
+class SiteOut(BaseModel):
+    country: str
+    name: str
+
+
+class SharesOut(BaseModel):
+    """Shares per category (decimal strings, 6 places, half-even), virgin and recycled total."""
+
+    post_consumer: str
+    pre_consumer_battery: str
+    pre_consumer_other: str
+    virgin: str
+    recycled: str
+
+
+class LotOut(BaseModel):
+    """A lot's current state."""
+
+    lot: str
+    material: str
+    mass_kg: str
+    custodian: str
+    status: Literal["held", "in_transit", "consumed"]
+    head: str
+    created_seq: int
+    time: str
+    composition: dict[str, str] | None
+    source: str | None
+    site: SiteOut
+    model: str
+    transit_to: str | None
+    transit_ship: str | None
+    parents: list[str]
+    shares: SharesOut
+    element_shares: dict[str, SharesOut | None] | None
+
+
+class LotList(BaseModel):
+    items: list[LotOut]
+    next: str | None
+
+
+class ChainItem(BaseModel):
+    seq: int
+    hash: str
+    event: dict[str, Any]
+
+
+class ChainOut(BaseModel):
+    items: list[ChainItem]
+    next: str | None = None
+
+
+class ProvenanceOut(BaseModel):
+    """The upstream graph: nodes are lots, edges transforms (input -> output) and shipments."""
+
+    lot: str
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+class BundleEntry(BaseModel):
+    seq: int
+    event: dict[str, Any]
+    proof: list[str]
+
+
+class BundleOut(BaseModel):
+    """The audit bundle of SPEC §6."""
+
+    format: str
+    lot: str
+    checkpoint: str
+    entries: list[BundleEntry]
+
+
+class KeyOut(BaseModel):
+    kid: str
+    alg: str = "Ed25519"
+    pub: str
+    added_seq: int
+    revoked_seq: int | None
+    compromised_since: str | None = None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    country: str
+    roles: list[str]
+    feoc: bool
+    registered_seq: int
+    keys: list[KeyOut]
+
+
+class PartyList(BaseModel):
+    items: list[PartyOut]
+    next: str | None
+
+
+class TokenIn(BaseModel):
+    party: str
+    role: Literal["partner", "auditor", "admin"]
+
+
+class TokenOut(BaseModel):
+    token: str
+    party: str
+    role: str
+
+
+class HealthOut(BaseModel):
+    status: str
+    size: int

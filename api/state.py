@@ -1,0 +1,32 @@
+"""The application state: one Ledger, settings, limiters and a token cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from ledger.service import Ledger
+from ledger.settings import Settings
+from ledger.tokens import Principal
+
+from .limits import RateLimiter
+
+__all__ = ["AppState", "get_state"]
+
+
+@dataclass
+class AppState:
+    """Everything the routes share."""
+
+    ledger: Ledger
+    settings: Settings
+    writes: RateLimiter
+    auth_failures: RateLimiter
+    tokens: dict[str, Principal] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> AppState:
+    """Dependency: the app's state."""
+    state: AppState = request.app.state.ltl
+    return state
