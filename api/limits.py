@@ -6,6 +6,7 @@ import threading
 import time
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from .problems import ApiError
 
@@ -47,9 +48,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("too_large", f"the body is over the {limit}-byte limit; send less")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError("too_large", f"the body is over the {limit}-byte limit; send less")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError("bad_request", "the client disconnected before sending the whole body") from None
     return b"".join(chunks)

@@ -161,17 +161,17 @@ class _Replay(rules.MemoryState):
 
 
 def _entry_fields(entry: Any) -> tuple[int, Any, list[bytes]]:
-    if not isinstance(entry, Mapping) or set(entry) != {"seq", "event", "proof"}:
+    if not isinstance(entry, Mapping) or entry.keys() != {"seq", "event", "proof"}:
         raise ValueError("an entry must have exactly seq, event and proof")
     seq, proof = entry["seq"], entry["proof"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+    if type(seq) is not int or seq < 0:
         raise ValueError("seq must be a non-negative integer")
-    if not isinstance(proof, list) or not all(isinstance(p, str) for p in proof):
+    if type(proof) is not list:
         raise ValueError("proof must be a list of base64 strings")
     try:
-        hashes = [base64.b64decode(p, validate=True) for p in proof]
-    except (binascii.Error, ValueError):
-        raise ValueError("proof hashes must be standard base64") from None
+        hashes = [binascii.a2b_base64(p, strict_mode=True) for p in proof]
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError("proof hashes must be standard base64 strings") from None
     return seq, entry["event"], hashes
 
 
