@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import httpx
 import typer
 
 from . import canonical, events
 from .checkpoint import Verifier
 from .errors import LedgerError
-from .keys import b64url_encode, generate, kid_of, public_raw, save_private_key
+from .keys import (
+    b64url_encode,
+    generate,
+    kid_of,
+    load_private_key,
+    public_raw,
+    save_private_key,
+)
 from .settings import Settings, open_ledger
+
+if TYPE_CHECKING:
+    from .client import LedgerClient
 
 __all__ = ["app", "main"]
 
@@ -155,6 +166,124 @@ def fsck(
     raise typer.Exit(0 if report.ok else 1)
 
 
+event_app = typer.Typer(
+    help="Sign and post events (partner side, through the SDK).", no_args_is_help=True
+)
+lot_app = typer.Typer(
+    help="Read lots from a ledger server (through the SDK).", no_args_is_help=True
+)
+app.add_typer(event_app, name="event")
+app.add_typer(lot_app, name="lot")
+
+UrlOpt = Annotated[str, typer.Option(envvar="LEDGER_URL", help="ledger server URL")]
+TokenOpt = Annotated[str, typer.Option(envvar="LEDGER_TOKEN", help="API bearer token")]
+
+
+def _client(url: str, token: str | None, **kw: Any) -> LedgerClient:
+    from .client import LedgerClient
+
+    return LedgerClient(url, token, **kw)
+
+
+def _api_call(fn: Callable[[], Any]) -> Any:
+    from .client import ApiError
+
+    try:
+        return fn()
+    except ApiError as e:
+        raise _fail(f"{e.status} {e.code}: {e.detail}", 1) from e
+    except httpx.HTTPError as e:
+        raise _fail(f"cannot reach the ledger: {e}") from e
+
+
+@event_app.command("sign")
+def event_sign(
+    type_: Annotated[str, typer.Option("--type", help="event type, e.g. lot.ship")],
+    actor: Annotated[str, typer.Option(help="your party id")],
+    key: Annotated[Path, typer.Option(help="your PEM PKCS#8 private key")],
+    body: Annotated[Path, typer.Option(help="the body as a JSON file ('-' for stdin)")],
+    url: Annotated[
+        str | None, typer.Option(envvar="LEDGER_URL", help="read the current heads from here")
+    ] = None,
+    token: Annotated[str | None, typer.Option(envvar="LEDGER_TOKEN")] = None,
+    prev: Annotated[str | None, typer.Option(help="prev as JSON instead of reading heads")] = None,
+) -> None:
+    """Sign an event locally and print its canonical JSON (pipe it to curl or `event post`)."""
+    raw = sys.stdin.read() if str(body) == "-" else body.read_text()
+    try:
+        body_obj = canonical.loads(raw)
+        prev_obj = canonical.loads(prev) if prev is not None else None
+        if prev_obj is None and url is not None:
+            with _client(url, token) as client:
+                prev_obj = _api_call(lambda: client.heads(events.touched_lots(type_, body_obj)))
+        ev = events.sign(
+            type=type_, actor=actor, key=load_private_key(key), body=body_obj, prev=prev_obj or {}
+        )
+    except LedgerError as e:
+        raise _fail(e.message) from e
+    sys.stdout.write(ev.canonical.decode("utf-8") + "\n")
+
+
+@event_app.command("post")
+def event_post(
+    file: Annotated[Path, typer.Argument(help="a signed event JSON file ('-' for stdin)")],
+    url: UrlOpt,
+    token: TokenOpt,
+) -> None:
+    """Post a signed event; prints the receipt (exit 1 with the problem when refused)."""
+    raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    try:
+        ev = events.parse_event(raw)
+    except LedgerError as e:
+        raise _fail(e.message) from e
+    with _client(url, token) as client:
+        receipt = _api_call(lambda: client.post(ev))
+    typer.echo(
+        json.dumps(
+            {
+                "seq": receipt.seq,
+                "hash": receipt.hash,
+                "lots": receipt.lots,
+                "created": receipt.created,
+            },
+            indent=2,
+        )
+    )
+
+
+@lot_app.command("show")
+def lot_show(lot: str, url: UrlOpt, token: TokenOpt) -> None:
+    """A lot's state as JSON."""
+    with _client(url, token) as client:
+        typer.echo(json.dumps(_api_call(lambda: client.lot(lot)), indent=2))
+
+
+@lot_app.command("events")
+def lot_events(lot: str, url: UrlOpt, token: TokenOpt) -> None:
+    """The lot's chain, one line per event."""
+    with _client(url, token) as client:
+        for item in _api_call(lambda: client.lot_events(lot)):
+            ev = item["event"]
+            typer.echo(
+                f"{item['seq']:>8}  {ev['time']}  {ev['type']:15s} {ev['actor']:10s} "
+                f"{item['hash'][:16]}…"
+            )
+
+
+@lot_app.command("bundle")
+def lot_bundle(
+    lot: str,
+    url: UrlOpt,
+    token: TokenOpt,
+    out: Annotated[Path, typer.Option(help="where to write the bundle")] = Path("bundle.json"),
+) -> None:
+    """Download the lot's audit bundle (verify it with `ledger verify`)."""
+    with _client(url, token) as client:
+        bundle = _api_call(lambda: client.bundle(lot))
+    out.write_text(json.dumps(bundle, indent=1))
+    typer.echo(f"wrote {out} ({len(bundle['entries'])} entries)")
+
+
 token_app = typer.Typer(
     help="API tokens (stored hashed in the ledger database).", no_args_is_help=True
 )
@@ -263,8 +392,6 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     import socket
     import subprocess
     import time
-
-    import httpx
 
     from .demo import demo_tokens
     from .store.sql import SqlStore

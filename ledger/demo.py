@@ -9,6 +9,7 @@ a ledger server over HTTP.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,7 +103,8 @@ def demo_tokens(store: Any) -> dict[str, str]:
 def seed_demo(ledger: Any, settings: Any = None) -> dict[str, str]:
     """Seed the scenario into an empty ledger (in-process) and return fresh demo tokens."""
     if ledger.size() == 0:
-        run_demo(LibraryTarget(ledger), Path("demo"), echo=lambda _: None)
+        with tempfile.TemporaryDirectory() as scratch:
+            run_demo(LibraryTarget(ledger), Path(scratch), echo=lambda _: None)
     return demo_tokens(ledger.store)
 
 
