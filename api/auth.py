@@ -9,6 +9,7 @@ exist, so partners cannot probe for other companies' lots.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -21,6 +22,9 @@ from .problems import ApiError
 from .state import AppState, get_state
 
 __all__ = ["Auth", "can_read_lot", "check_actor", "require", "require_writer"]
+
+
+TOKEN_CACHE_SECONDS = 30.0
 
 
 def _client(request: Request) -> str:
@@ -37,9 +41,12 @@ def authenticate(request: Request, state: AppState) -> Principal:
             "(`ledger token create --party ID --role ROLE`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = state.tokens.get(token.strip())
+    token = token.strip()
+    cached = state.tokens.get(token)
+    now = time.monotonic()
+    principal = cached[0] if cached is not None and cached[1] > now else None
     if principal is None:
-        principal = lookup_token(state.ledger.store, token.strip())
+        principal = lookup_token(state.ledger.store, token)
         if principal is None:
             if not state.auth_failures.allow(_client(request)):
                 raise ApiError(
@@ -52,7 +59,11 @@ def authenticate(request: Request, state: AppState) -> Principal:
                 "unknown or revoked token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        state.tokens[token.strip()] = principal
+        if len(state.tokens) > 10_000:
+            state.tokens.clear()
+        # re-read from the database at most every TOKEN_CACHE_SECONDS, so a token revoked in
+        # the database stops working within that time
+        state.tokens[token] = (principal, now + TOKEN_CACHE_SECONDS)
     return principal
 
 

@@ -55,5 +55,5 @@ async def read_body(request: Request, limit: int) -> bytes:
                 raise ApiError("too_large", f"the body is over the {limit}-byte limit; send less")
             chunks.append(chunk)
     except ClientDisconnect:
-        raise ApiError("bad_request", "the client disconnected before sending the whole body") from None
+        raise ApiError("bad_request", "the client disconnected before the whole body") from None
     return b"".join(chunks)

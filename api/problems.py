@@ -156,4 +156,6 @@ def install(app: FastAPI) -> None:
             if exc.status_code != 404
             else (f"no route {request.method} {request.url.path}; see /openapi.json")
         )
-        return _response(code, detail, request, status=exc.status_code)
+        # keep Starlette's headers: a 405 must say ``Allow`` (RFC 9110 §15.5.6)
+        headers = dict(exc.headers) if exc.headers else None
+        return _response(code, detail, request, headers=headers, status=exc.status_code)

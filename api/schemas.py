@@ -194,7 +194,7 @@ class PartyList(BaseModel):
 
 
 class TokenIn(BaseModel):
-    party: str
+    party: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", description="a party id")
     role: Literal["partner", "auditor", "admin"]
 
 

@@ -23,7 +23,7 @@ class AppState:
     settings: Settings
     writes: RateLimiter
     auth_failures: RateLimiter
-    tokens: dict[str, Principal] = field(default_factory=dict)
+    tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
 
 def get_state(request: Request) -> AppState:

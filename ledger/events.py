@@ -568,6 +568,12 @@ def event_from_json(obj: Any) -> SignedEvent:
         canonical_bytes = _ENCODER.encode(obj).encode("utf-8")
     except UnicodeEncodeError:
         raise _fail("event", "a string holds a lone UTF-16 surrogate; send valid Unicode") from None
+    if len(canonical_bytes) > canonical.MAX_EVENT_BYTES:  # SPEC §2, also for decoded events
+        raise _fail(
+            "event",
+            f"is {len(canonical_bytes)} bytes in canonical form, over the "
+            f"{canonical.MAX_EVENT_BYTES}-byte limit; shorten it (e.g. fewer or shorter documents)",
+        )
     # The JCS text ends with ,"sig":"S","time":"T","type":"Y"} (ASCII); cut the sig member out.
     tail = 21 + len(time) + len(ev_type)
     cut = tail + 9 + len(sig_text)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import canonical
 from ledger.errors import LedgerError
-from ledger.events import event_from_json, parse_event
+from ledger.events import EVENT_TYPES, event_from_json, parse_event
 from ledger.service import Receipt
 from ledger.tokens import Principal
 
@@ -26,33 +26,75 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 State = Annotated[AppState, Depends(get_state)]
 Writer = Annotated[Principal, Depends(require_writer)]
 
+_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A signed LTL/1 event envelope (SPEC §3), at most 64 KiB; the body's members "
+    "depend on `type` (SPEC §4). Unknown members are refused at any depth.",
+    "required": ["ltl", "id", "type", "actor", "kid", "time", "prev", "body", "sig"],
+    "additionalProperties": False,
+    "properties": {
+        "ltl": {"const": 1},
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        },
+        "type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "actor": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
+        "kid": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "time": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?Z$",
+        },
+        "prev": {
+            "type": "object",
+            "description": "lot id -> that lot's current head, for every existing lot touched",
+            "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
+        "body": {"type": "object"},
+        "sig": {"type": "string", "pattern": "^[A-Za-z0-9_-]{85}[AQgw]$"},
+    },
+}
 _EVENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
+    }
+}
+_BATCH_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "description": "A signed LTL/1 event envelope (SPEC §3), at most 64 KiB.",
-                    "required": [
-                        "ltl",
-                        "id",
-                        "type",
-                        "actor",
-                        "kid",
-                        "time",
-                        "prev",
-                        "body",
-                        "sig",
-                    ],
+                    "required": ["events"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "events": {
+                            "type": "array",
+                            # the limit is a setting (max_batch_events, default 1000; more is a
+                            # 413), so it is not a maxItems here. Items are not constrained
+                            # either: each is validated on its own and a bad one gets its problem
+                            # in the results, not a 4xx for the whole batch.
+                            "description": "signed event envelopes (SPEC §3), applied in order",
+                            "items": {},
+                        }
+                    },
                 }
             }
         },
     }
 }
+#: Problem answers: the body is a ``Problem`` served as application/problem+json (FastAPI also
+#: lists the model under application/json; the ``model`` keeps it in components/schemas).
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 422, 429)
+    code: {
+        "model": Problem,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
@@ -83,6 +125,7 @@ async def post_event(
     "/batch",
     response_model=BatchOut,
     responses=_PROBLEMS,
+    openapi_extra=_BATCH_BODY,
     summary="Append up to 1000 signed events, each accepted or refused on its own, in order",
 )
 async def post_batch(request: Request, state: State, principal: Writer) -> BatchOut:

@@ -1,14 +1,17 @@
 """GET /v1/lots and the per-lot reads: state, chain, provenance, audit bundle.
 
 Lot ids may contain ``:`` and ``/`` (EPC URNs), so routes take the rest of the path; the
-suffix routes (``/events``, ``/provenance``, ``/bundle``) are matched first.
+suffix routes (``/events``, ``/provenance``, ``/bundle``) are matched first. A lot whose id
+itself ends in one of those words is named with that last slash percent-encoded
+(``/v1/lots/X%2Fevents``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ledger.provenance import provenance, visible_lots
@@ -23,6 +26,23 @@ from ..state import AppState, get_state
 
 router = APIRouter(prefix="/v1/lots", tags=["lots"])
 State = Annotated[AppState, Depends(get_state)]
+
+
+def _lot_named(request: Request, lot: str, word: str) -> str | None:
+    """The whole lot id when the path names a lot whose id ends in ``/<word>``.
+
+    Starlette routes on the decoded path, so ``/v1/lots/X%2Fevents`` reaches the ``/events``
+    route with ``lot = "X"``; the raw path still shows the slash was part of the id.
+    """
+    raw = request.scope.get("raw_path") or b""
+    if raw.lower().endswith(b"%2f" + word.encode()):
+        return f"{lot}/{word}"
+    return None
+
+
+def _lot_response(state: AppState, principal: Principal, lot: str) -> JSONResponse:
+    _readable(state, principal, lot)
+    return JSONResponse(lot_out(state.ledger.lot(lot)).model_dump(mode="json"))
 
 
 def _readable(state: AppState, principal: Principal, lot: str) -> None:
@@ -69,7 +89,9 @@ def list_lots(
     responses=_PROBLEMS,
     summary="The lot's chain: its creation, then every event that named it",
 )
-def lot_events(lot: str, state: State, principal: Auth) -> ChainOut:
+def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any:
+    if (whole := _lot_named(request, lot, "events")) is not None:
+        return _lot_response(state, principal, whole)
     _readable(state, principal, lot)
     return ChainOut(
         items=[
@@ -85,7 +107,9 @@ def lot_events(lot: str, state: State, principal: Auth) -> ChainOut:
     responses=_PROBLEMS,
     summary="The upstream graph: lots, transforms and shipments",
 )
-def lot_provenance(lot: str, state: State, principal: Auth) -> ProvenanceOut:
+def lot_provenance(lot: str, request: Request, state: State, principal: Auth) -> Any:
+    if (whole := _lot_named(request, lot, "provenance")) is not None:
+        return _lot_response(state, principal, whole)
     _readable(state, principal, lot)
     return ProvenanceOut(**provenance(state.ledger, lot))
 
@@ -96,7 +120,9 @@ def lot_provenance(lot: str, state: State, principal: Auth) -> ProvenanceOut:
     responses=_PROBLEMS,
     summary="The audit bundle (SPEC §6): verify it offline with the log key",
 )
-async def lot_bundle(lot: str, state: State, principal: Auth) -> BundleOut:
+async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) -> Any:
+    if (whole := _lot_named(request, lot, "bundle")) is not None:
+        return _lot_response(state, principal, whole)
     _readable(state, principal, lot)
     return BundleOut(**await run_in_threadpool(state.ledger.bundle, lot))
 
