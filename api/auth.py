@@ -10,7 +10,7 @@ exist, so partners cannot probe for other companies' lots.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -67,10 +67,13 @@ def authenticate(request: Request, state: AppState) -> Principal:
     return principal
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: a valid token with one of ``roles`` (any role when none are named)."""
 
-    def dependency(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Principal:
+    # async dependencies run on the event loop; a sync one would cost a thread hop per request
+    async def dependency(
+        request: Request, state: Annotated[AppState, Depends(get_state)]
+    ) -> Principal:
         principal = authenticate(request, state)
         if roles and principal.role not in roles:
             raise ApiError("forbidden", f"this needs a token with role {' or '.join(roles)}")
@@ -79,7 +82,9 @@ def require(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
-def require_writer(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Principal:
+async def require_writer(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> Principal:
     """A valid token within its write rate limit."""
     principal = authenticate(request, state)
     if not state.writes.allow(principal.token_hash):

@@ -26,7 +26,7 @@ class AppState:
     tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """Dependency: the app's state."""
     state: AppState = request.app.state.ltl
     return state
