@@ -151,16 +151,25 @@ class LedgerClient:
             type=type, actor=actor or str(self.party), key=self.key, body=body, prev=prev, time=time
         )
 
-    def submit(self, type: str, body: Mapping[str, Any], *, time: str | None = None) -> Receipt:
-        """Sign with the current heads and post; retry ``stale_head`` where it is safe."""
+    def submit(
+        self,
+        type: str,
+        body: Mapping[str, Any],
+        *,
+        time: str | None = None,
+        prev: Mapping[str, str] | None = None,
+    ) -> Receipt:
+        """Sign with the current heads (or the caller's ``prev``) and post; retry ``stale_head``
+        where it is safe (never with a caller-given ``prev``: re-reading would not help)."""
         attempt = 0
         while True:
             try:
-                return self.post(self.sign(type, body, time=time))
+                return self.post(self.sign(type, body, prev=prev, time=time))
             except ApiError as e:
                 if (
                     e.code != "stale_head"
                     or type not in RETRYABLE_ON_STALE_HEAD
+                    or prev is not None
                     or attempt >= self.retries
                 ):
                     raise
@@ -235,12 +244,19 @@ class LedgerClient:
         return self.submit("lot.transform", body)
 
     def assay(
-        self, lot: str, *, composition: Mapping[str, str], report: Mapping[str, str] | None = None
+        self,
+        lot: str,
+        *,
+        composition: Mapping[str, str],
+        report: Mapping[str, str] | None = None,
+        prev: Mapping[str, str] | None = None,
     ) -> Receipt:
+        """Assay a lot. A lab that never held the lot cannot read its head with a partner
+        token (SPEC §9): pass ``prev={lot: head}`` as handed over by the custodian."""
         body: dict[str, Any] = {"lot": lot, "composition": dict(composition)}
         if report is not None:
             body["report"] = dict(report)
-        return self.submit("lot.assay", body)
+        return self.submit("lot.assay", body, prev=prev)
 
     def adjust(self, lot: str, *, mass_kg: str, reason: str) -> Receipt:
         return self.submit("lot.adjust", {"lot": lot, "mass_kg": mass_kg, "reason": reason})
@@ -354,8 +370,14 @@ class LedgerClient:
 
 
 def _quote(lot: str) -> str:
-    """A lot id in a URL path: ``:`` and ``/`` stay, ``#`` and the rest are escaped."""
-    return quote(lot, safe=":/")
+    """A lot id in a URL path: ``:`` and ``/`` stay, ``#`` and the rest are escaped; a final
+    ``/events``, ``/provenance`` or ``/bundle`` that belongs to the id has its slash escaped so
+    the server does not take it for the route."""
+    path = quote(lot, safe=":/")
+    head, sep, word = path.rpartition("/")
+    if sep and word in ("events", "provenance", "bundle"):
+        path = f"{head}%2F{word}"
+    return path
 
 
 def _key_obj(key: Ed25519PrivateKey) -> dict[str, str]:

@@ -1,0 +1,560 @@
+"""End to end over real HTTP: ``ledger serve`` in a child process, the SDK, and the CLI.
+
+Each test starts its own server (SQLite file or PostgreSQL schema) with a freshly generated log
+key, issues tokens with ``ledger token create``, and drives the ledger with ``LedgerClient``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.convert import lot_out
+from ledger import events
+from ledger.checkpoint import Verifier, open_note
+from ledger.client import ApiError, LedgerClient, Receipt
+from ledger.keys import kid_of, public_raw
+from ledger.scenario import (
+    BILLET,
+    BLACK_MASS,
+    ENCLOSURE,
+    NICKEL,
+    NISO4,
+    PARTIES,
+    PRIMARY,
+    RESIDUE,
+    SCRAP,
+    STEPS,
+    US_SITE,
+    Step,
+)
+from ledger.settings import EXAMPLE_KEY_DIR
+from ledger.verify import verify_bundle
+from tests.e2e.conftest import (
+    ORIGIN,
+    Server,
+    ServerProcess,
+    clean_env,
+    free_port,
+    run_cli,
+    stored_events,
+)
+from tests.unit.scenario import KEYS, private_key, scenario_chain
+
+pytestmark = pytest.mark.slow
+
+SCENARIO_LOTS = (BLACK_MASS, SCRAP, PRIMARY, BILLET, ENCLOSURE, NICKEL, NISO4, RESIDUE)
+#: token role per scenario party (carrier signs nothing in the story)
+TOKEN_ROLES = {
+    "operator": "admin",
+    "bwm": "partner",
+    "alus": "partner",
+    "lab": "partner",
+    "auditor": "auditor",
+    "packco": "partner",
+}
+
+
+@contextmanager
+def clients(server: Server, tokens: Mapping[str, str]) -> Iterator[dict[str, LedgerClient]]:
+    """One client per party, signing with its own key (KEYS) under its own token."""
+    with ExitStack() as stack:
+        yield {
+            party: stack.enter_context(
+                LedgerClient(server.url, token, party=party, key=KEYS[party])
+            )
+            for party, token in tokens.items()
+        }
+
+
+def register(admin: LedgerClient, parties: Sequence[str]) -> list[Receipt]:
+    """The operator's genesis (its own registration) then the other parties' registrations."""
+    assert parties[0] == "operator"
+    receipts = []
+    for party in parties:
+        name, country, roles = PARTIES[party]
+        receipts.append(
+            admin.register_party(party, name=name, country=country, roles=roles, key=KEYS[party])
+        )
+    return receipts
+
+
+def play(
+    client: LedgerClient,
+    step: Step,
+    hashes: Mapping[str, str],
+    *,
+    prev: Mapping[str, str] | None = None,
+) -> Receipt:
+    """One scenario step through the SDK's typed helper for its event type."""
+    b: dict[str, Any] = dict(step.resolve(hashes))
+    match step.type:
+        case "lot.create":
+            return client.create_lot(
+                b["lot"],
+                material=b["material"],
+                mass_kg=b["mass_kg"],
+                source=b["source"],
+                site=b["site"],
+                composition=b.get("composition"),
+            )
+        case "lot.ship":
+            return client.ship(
+                b["lot"], to=b["to"], mass_kg=b["mass_kg"], documents=b.get("documents")
+            )
+        case "lot.receive":
+            return client.receive(b["lot"], ship=b["ship"], mass_kg=b["mass_kg"])
+        case "lot.assay":
+            return client.assay(
+                b["lot"], composition=b["composition"], report=b.get("report"), prev=prev
+            )
+        case "lot.transform":
+            return client.transform(
+                process=b["process"],
+                site=b["site"],
+                inputs=b["inputs"],
+                outputs=b["outputs"],
+                model=b.get("model"),
+            )
+        case "lot.adjust":
+            return client.adjust(b["lot"], mass_kg=b["mass_kg"], reason=b["reason"])
+        case "lot.attest":
+            return client.attest(
+                b["lot"], scheme=b["scheme"], statement=b["statement"], expires=b.get("expires")
+            )
+        case "credit.allocate":
+            return client.allocate(
+                b["lot"], site=b["site"], element=b["element"], category=b["category"], kg=b["kg"]
+            )
+    raise AssertionError(f"no typed helper for {step.type}")
+
+
+def _create_body(lot: str, mass: str = "1000") -> dict[str, Any]:
+    return {
+        "lot": lot,
+        "material": "black mass",
+        "mass_kg": mass,
+        "source": "post_consumer",
+        "site": US_SITE,
+    }
+
+
+# --------------------------------------------------------------------------- 1. the scenario
+def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path: Path) -> None:
+    tokens = dict(zip(TOKEN_ROLES, server.tokens(TOKEN_ROLES), strict=True))
+    with clients(server, tokens) as c:
+        assert c["operator"].health() == {"status": "ok", "size": 0}
+        receipts = register(c["operator"], list(PARTIES))
+        assert [r.seq for r in receipts] == list(range(len(PARTIES)))
+        assert all(r.created and r.lots == {} for r in receipts)
+
+        hashes: dict[str, str] = {}
+        for step in STEPS:
+            actor = c[step.actor]
+            if step.actor == "lab":
+                # A lab never holds the lot it assays, so its partner token cannot read the
+                # lot's head (SPEC §9): the custodian hands it over.
+                with pytest.raises(ApiError) as blind:
+                    actor.lot(SCRAP)
+                assert blind.value.code == "not_found"
+                receipt = play(actor, step, hashes, prev={SCRAP: c["alus"].lot(SCRAP)["head"]})
+            else:
+                receipt = play(actor, step, hashes)
+            assert receipt.created, step.name
+            hashes[step.name] = receipt.hash
+            # the typed helper signed exactly the scenario's body, as this party
+            stored = c["auditor"].event(receipt.hash)
+            assert stored["event"]["body"] == step.resolve(hashes), step.name
+            assert stored["event"]["actor"] == step.actor
+            assert stored["seq"] == receipt.seq
+
+        # the state served over HTTP is the library's state of the same story (same log
+        # order, so the same seqs; only the signing times and so the hashes differ)
+        expected = scenario_chain().state
+        auditor = c["auditor"]
+        for lot in SCENARIO_LOTS:
+            want_lot = expected.lot(lot)
+            assert want_lot is not None
+            want = lot_out(want_lot).model_dump(mode="json")
+            served = auditor.lot(lot)
+            for k in want.keys() - {"head", "time", "transit_ship"}:
+                assert served[k] == want[k], (lot, k)
+
+        # the typed assay helper too (the custodian may assay its own lot)
+        alus_assay = c["alus"].assay(BILLET, composition={"Al": "0.971", "Si": "0.009"})
+        assert alus_assay.lots == {BILLET: alus_assay.hash}
+
+        # key rotation with the typed helpers
+        spare = private_key("bwm-2")
+        c["bwm"].add_key(spare)
+        c["bwm"].revoke_key(kid_of(public_raw(spare)), reason="rotated out")
+        bwm_keys = {k["kid"]: k for k in c["bwm"].party_info("bwm")["keys"]}
+        assert bwm_keys[kid_of(public_raw(spare))]["revoked_seq"] is not None
+        assert bwm_keys[kid_of(public_raw(KEYS["bwm"]))]["revoked_seq"] is None
+
+        # an idempotent repeat answers 200 with the same receipt
+        first = auditor.event(hashes["attest"])["event"]
+        again = auditor.post(events.event_from_json(first))
+        assert not again.created and again.hash == hashes["attest"]
+
+        enclosure = auditor.lot(ENCLOSURE)
+        assert (enclosure["custodian"], enclosure["status"]) == ("packco", "held")
+        # packco holds the enclosures: its partner token reads them and their provenance
+        assert c["packco"].lot(ENCLOSURE)["head"] == enclosure["head"]
+        assert SCRAP in {n["lot"] for n in c["packco"].provenance(ENCLOSURE)["nodes"]}
+
+        # the auditor downloads the bundle and verifies it with nothing but the log key
+        bundle = auditor.bundle(ENCLOSURE)
+        checkpoint = auditor.checkpoint()
+        size = auditor.health()["size"]
+    # every accepted event is in the test's own database (SQLite file or PostgreSQL schema)
+    assert size == len(PARTIES) + len(STEPS) + 3 == stored_events(server.db_url)
+    assert server.verifier == Verifier.parse(server.vkey)
+    assert f"log vkey {server.vkey}" in server.process.stdout()  # `ledger serve` prints it
+    assert server.vkey.startswith(ORIGIN + "+")
+    open_note(checkpoint, [server.verifier])  # the served checkpoint is signed by our key
+    report = verify_bundle(bundle, server.verifier)
+    assert report.ok, report.to_text()
+    assert report.entries == len(bundle["entries"]) > len(STEPS) // 2
+
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    ok = server.cli("verify", str(path), "--log-key", server.vkey)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "VALID" in ok.stdout
+    vkey_file = tmp_path / "log.vkey"
+    vkey_file.write_text(server.vkey + "\n")
+    as_json = server.cli("verify", str(path), "--log-key", str(vkey_file), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["valid"] is True and doc["lot"] == ENCLOSURE and doc["entries"] == report.entries
+
+    attests = [e["event"] for e in bundle["entries"] if e["event"]["type"] == "lot.attest"]
+    assert len(attests) == 1
+    attests[0]["body"]["statement"] = "forged"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(bundle))
+    bad = server.cli("verify", str(tampered), "--log-key", server.vkey, "--json")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert json.loads(bad.stdout)["valid"] is False
+
+
+# --------------------------------------------------------------------------- 2. typed errors
+def test_refusals_are_typed_api_errors(server: Server) -> None:
+    admin_token, bwm_token, alus_token = server.tokens(
+        [("operator", "admin"), ("bwm", "partner"), ("alus", "partner")]
+    )
+    with clients(server, {"operator": admin_token, "bwm": bwm_token, "alus": alus_token}) as c:
+        register(c["operator"], ["operator", "bwm", "alus"])
+        lot = "E2E-LOT-1"
+        c["bwm"].create_lot(
+            lot, material="black mass", mass_kg="1000", source="post_consumer", site=US_SITE
+        )
+
+        # stale_head: two adjustments signed against the same head; the second is refused
+        first = c["bwm"].sign("lot.adjust", {"lot": lot, "mass_kg": "990", "reason": "spill"})
+        second = c["bwm"].sign("lot.adjust", {"lot": lot, "mass_kg": "980", "reason": "spill"})
+        assert c["bwm"].post(first).created
+        with pytest.raises(ApiError) as stale:
+            c["bwm"].post(second)
+        assert (stale.value.status, stale.value.code) == (409, "stale_head")
+        assert stale.value.problem["status"] == 409
+        assert stale.value.problem["type"].endswith("/stale_head")
+        assert c["bwm"].lot(lot)["mass_kg"] == "990"
+        # an idempotent repeat is not stale: 200, same receipt
+        repeat = c["bwm"].post(first)
+        assert not repeat.created and repeat.hash == first.hash
+
+        # forbidden: a partner token posts only its own party's events
+        alus_event = events.sign(
+            type="lot.create", actor="alus", key=KEYS["alus"], body=_create_body("E2E-ALUS-1")
+        )
+        with pytest.raises(ApiError) as forbidden:
+            c["bwm"].post(alus_event)
+        assert (forbidden.value.status, forbidden.value.code) == (403, "forbidden")
+        # ... the same event is fine under alus's own token, and an admin may relay
+        assert c["alus"].post(alus_event).created
+        relayed = events.sign(
+            type="lot.create", actor="alus", key=KEYS["alus"], body=_create_body("E2E-ALUS-2")
+        )
+        assert c["operator"].post(relayed).created
+
+        # a signature by another party's key is refused even under the right token
+        forged = events.sign(
+            type="lot.create", actor="bwm", key=KEYS["alus"], body=_create_body("E2E-FORGED")
+        )
+        with pytest.raises(ApiError) as unknown_key:
+            c["bwm"].post(forged)
+        assert (unknown_key.value.status, unknown_key.value.code) == (422, "unknown_key")
+
+        # not_found: a partner cannot see another company's lot (nor tell it exists)
+        with pytest.raises(ApiError) as hidden:
+            c["alus"].lot(lot)
+        assert (hidden.value.status, hidden.value.code) == (404, "not_found")
+        with pytest.raises(ApiError) as nowhere:
+            c["bwm"].lot("NO-SUCH-LOT")
+        assert (nowhere.value.status, nowhere.value.code) == (404, "not_found")
+
+        # only an admin issues tokens over HTTP
+        with pytest.raises(ApiError) as not_admin:
+            c["bwm"].create_token("bwm", "admin")
+        assert (not_admin.value.status, not_admin.value.code) == (403, "forbidden")
+        issued = c["operator"].create_token("packco", "partner")
+        with LedgerClient(server.url, issued) as packco:
+            assert packco.lots()["items"] == []
+
+    # unauthorized: an unknown token, and no token at all
+    with LedgerClient(server.url, "ltl_" + "x" * 43, party="bwm", key=KEYS["bwm"]) as stranger:
+        with pytest.raises(ApiError) as unknown:
+            stranger.lot(lot)
+        assert (unknown.value.status, unknown.value.code) == (401, "unauthorized")
+        with pytest.raises(ApiError) as unknown_post:
+            stranger.post(second)
+        assert (unknown_post.value.status, unknown_post.value.code) == (401, "unauthorized")
+    with LedgerClient(server.url) as anonymous:
+        with pytest.raises(ApiError) as none:
+            anonymous.lots()
+        assert (none.value.status, none.value.code) == (401, "unauthorized")
+        assert anonymous.health()["status"] == "ok"  # health and the log are public
+        assert anonymous.checkpoint().startswith(ORIGIN + "\n")
+    raw = httpx.get(f"{server.url}/v1/lots", headers={"Authorization": "Bearer nope"})
+    assert raw.status_code == 401
+    assert raw.headers["content-type"].startswith("application/problem+json")
+    assert raw.json()["code"] == "unauthorized"
+
+
+# --------------------------------------------------------------------------- 3. concurrency
+ROUNDS = 20
+
+
+def test_two_clients_racing_on_one_lot(server: Server) -> None:
+    admin_token, token_a, token_b = server.tokens(
+        [("operator", "admin"), ("bwm", "partner"), ("bwm", "partner")]
+    )
+    lot = "E2E-RACE-1"
+    with ExitStack() as stack:
+        admin = stack.enter_context(
+            LedgerClient(server.url, admin_token, party="operator", key=KEYS["operator"])
+        )
+        a, b = (
+            stack.enter_context(LedgerClient(server.url, t, party="bwm", key=KEYS["bwm"]))
+            for t in (token_a, token_b)
+        )
+        register(admin, ["operator", "bwm"])
+        created = a.create_lot(
+            lot, material="black mass", mass_kg="1000", source="post_consumer", site=US_SITE
+        )
+
+        barrier = threading.Barrier(2, timeout=60)
+        outcome: list[list[str]] = [["", ""] for _ in range(ROUNDS)]
+
+        def racer(client: LedgerClient, i: int) -> None:
+            try:
+                for r in range(ROUNDS):
+                    barrier.wait()  # the previous round is settled: both read the same head
+                    mass = str(1000 - 2 * r - 1 - i)
+                    ev = client.sign(
+                        "lot.adjust", {"lot": lot, "mass_kg": mass, "reason": f"r{r}c{i}"}
+                    )
+                    barrier.wait()  # both signed against it: now post at once
+                    try:
+                        client.post(ev)
+                        outcome[r][i] = "won"
+                    except ApiError as e:
+                        outcome[r][i] = f"{e.status} {e.code}"
+            except BaseException:
+                barrier.abort()
+                raise
+
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(racer, client, i) for i, client in enumerate((a, b))]
+            for f in futures:
+                f.result()
+
+        for r, result in enumerate(outcome):
+            assert sorted(result) == ["409 stale_head", "won"], (r, result)
+
+        chain = a.lot_events(lot)
+        assert len(chain) == 1 + ROUNDS
+        assert chain[0]["hash"] == created.hash
+        for before, item in itertools.pairwise(chain):
+            assert item["event"]["prev"] == {lot: before["hash"]}, "the lot chain forked"
+            assert item["seq"] > before["seq"]
+        last = chain[-1]["event"]["body"]
+        assert a.lot(lot)["head"] == chain[-1]["hash"]
+        assert a.lot(lot)["mass_kg"] == last["mass_kg"]
+
+    fsck = server.cli("fsck", "--json")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert json.loads(fsck.stdout)["ok"] is True
+
+
+def test_stale_head_is_retried_for_assay_but_not_for_adjust(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin_token, bwm_token, other_token = server.tokens(
+        [("operator", "admin"), ("bwm", "partner"), ("bwm", "partner")]
+    )
+    lot = "E2E-RETRY-1"
+    with ExitStack() as stack:
+        admin = stack.enter_context(
+            LedgerClient(server.url, admin_token, party="operator", key=KEYS["operator"])
+        )
+        client, other = (
+            stack.enter_context(LedgerClient(server.url, t, party="bwm", key=KEYS["bwm"]))
+            for t in (bwm_token, other_token)
+        )
+        register(admin, ["operator", "bwm"])
+        client.create_lot(
+            lot, material="black mass", mass_kg="1000", source="post_consumer", site=US_SITE
+        )
+        masses = iter(range(990, 0, -10))
+        posted: list[str] = []
+
+        def interfere(times: int) -> None:
+            """After each of the next ``times`` head reads, ``other`` moves the lot on."""
+            real_heads = functools.partial(LedgerClient.heads, client)
+            real_post = functools.partial(LedgerClient.post, client)
+            left = [times]
+
+            def heads(lots: Sequence[str]) -> dict[str, str]:
+                found = real_heads(lots)
+                if left[0] > 0:
+                    left[0] -= 1
+                    other.adjust(lot, mass_kg=str(next(masses)), reason="interloper")
+                return found
+
+            def post(ev: events.SignedEvent) -> Receipt:
+                try:
+                    receipt = real_post(ev)
+                except ApiError as e:
+                    posted.append(e.code)
+                    raise
+                posted.append("ok")
+                return receipt
+
+            monkeypatch.setattr(client, "heads", heads)
+            monkeypatch.setattr(client, "post", post)
+
+        # assay: stale once, re-read, re-signed and accepted
+        interfere(1)
+        receipt = client.assay(lot, composition={"Ni": "0.04", "Co": "0.02"})
+        assert posted == ["stale_head", "ok"]
+        state = client.lot(lot)
+        assert state["head"] == receipt.hash
+        assert state["composition"] == {"Ni": "0.04", "Co": "0.02"}
+        assert state["mass_kg"] == "990"  # the interloper's adjustment stands
+
+        # adjust: decided against a state that moved on, so the refusal goes to the caller
+        posted.clear()
+        interfere(1)
+        with pytest.raises(ApiError) as refused:
+            client.adjust(lot, mass_kg="500", reason="too late")
+        assert (refused.value.status, refused.value.code) == (409, "stale_head")
+        assert posted == ["stale_head"]
+        assert client.lot(lot)["mass_kg"] == "980"
+
+        # an assay signed against heads the caller chose is not re-read and retried
+        posted.clear()
+        stale_prev = {lot: client.lot_events(lot)[0]["hash"]}
+        with pytest.raises(ApiError) as chosen:
+            client.assay(lot, composition={"Ni": "0.05"}, prev=stale_prev)
+        assert chosen.value.code == "stale_head" and posted == ["stale_head"]
+
+        # the retries are bounded
+        posted.clear()
+        client.retries = 2
+        interfere(10)
+        with pytest.raises(ApiError) as exhausted:
+            client.assay(lot, composition={"Ni": "0.05"})
+        assert exhausted.value.code == "stale_head"
+        assert posted == ["stale_head"] * 3
+
+        chain = [item["event"] for item in other.lot_events(lot)]
+        assert [ev["type"] for ev in chain] == [
+            "lot.create",
+            "lot.adjust",
+            "lot.assay",
+            "lot.adjust",
+            *["lot.adjust"] * 3,
+        ]
+
+
+# --------------------------------------------------------------------------- 4. ledger demo
+def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = run_cli(["demo", "--workdir", str(workdir)], clean_env(), tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.rstrip().endswith("offline verification: VALID"), result.stdout
+    bundle = workdir / "bundle-enclosure.json"
+    vkey = workdir / "log.vkey"
+    assert bundle.exists() and vkey.exists()
+    verified = run_cli(
+        ["verify", str(bundle), "--log-key", str(vkey), "--json"], clean_env(), tmp_path
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["lot"] == ENCLOSURE
+
+    # usage and input errors exit 2
+    def verify(path: Path, vkey_arg: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(["verify", str(path), "--log-key", vkey_arg], clean_env(), tmp_path)
+
+    missing = verify(tmp_path / "no-such.json", str(vkey))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not json at all {")
+    assert verify(garbage, str(vkey)).returncode == 2
+    assert verify(bundle, "not-a-vkey").returncode == 2
+
+
+# --------------------------------------------------------------------------- 5. example keys
+def test_serve_refuses_example_keys_outside_demo_mode(tmp_path: Path) -> None:
+    env = clean_env(
+        LEDGER_DATABASE_URL=f"sqlite:///{tmp_path}/ledger.db", LEDGER_KEY_DIR=str(EXAMPLE_KEY_DIR)
+    )
+    result = run_cli(["serve", "--port", str(free_port())], env, tmp_path, timeout=60)
+    assert result.returncode != 0
+    assert "example key" in result.stderr and "log.pem" in result.stderr, result.stderr
+    assert "LEDGER_DEMO" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_token_create_refuses_a_bad_role(tmp_path: Path) -> None:
+    env = clean_env(LEDGER_DATABASE_URL=f"sqlite:///{tmp_path}/ledger.db")
+    result = run_cli(["token", "create", "--party", "bwm", "--role", "root"], env, tmp_path)
+    assert result.returncode == 2 and "role must be one of" in result.stderr
+
+
+def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
+    env = clean_env(LEDGER_DATABASE_URL=db_url)  # no key dir: demo mode uses keys.example/
+    process = ServerProcess(env, tmp_path, args=("--demo",))
+    process.start()
+    try:
+        lines = process.stdout().splitlines()
+        start = lines.index("demo data seeded; tokens (EXAMPLE, demo only):")
+        tokens = dict(line.split() for line in lines[start + 1 : start + 1 + len(PARTIES)])
+        assert set(tokens) == set(PARTIES)
+        vkey = next(line for line in lines if line.startswith("log vkey "))[len("log vkey ") :]
+        with LedgerClient(process.url, tokens["packco"]) as packco:
+            lot = packco.lot(ENCLOSURE)
+            assert (lot["custodian"], lot["mass_kg"]) == ("packco", "19500")
+        with LedgerClient(process.url, tokens["auditor"]) as auditor:
+            report = verify_bundle(auditor.bundle(ENCLOSURE), Verifier.parse(vkey))
+            assert report.ok, report.to_text()
+        with LedgerClient(process.url, tokens["lab"]) as lab, pytest.raises(ApiError) as e:
+            lab.lot(ENCLOSURE)
+        assert e.value.code == "not_found"
+    finally:
+        process.stop()
+    assert "Traceback" not in process.stderr(), process.stderr()
