@@ -6,6 +6,7 @@ Every refusal carries ``code`` (a SPEC §4 code, or ``unauthorized``, ``not_foun
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
 __all__ = ["ApiError", "install", "problem", "status_of"]
 
 PROBLEM_TYPE = "https://ltl.example/problems/"
+logger = logging.getLogger("ltl.api")
 
 #: HTTP status per code
 STATUS: dict[str, int] = {
@@ -132,6 +134,17 @@ def install(app: FastAPI) -> None:
     async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
         code = exc.code if exc.code in STATUS else "bad_request"
         return _response(code, exc.message, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _response(
+            "internal_error",
+            "the ledger failed unexpectedly; nothing was "
+            "acknowledged — retry, and report it if it persists",
+            request,
+            status=500,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -110,10 +110,14 @@ def init(
         typer.echo(f"log vkey {ledger.log_signer.verifier.vkey}")
 
 
-def _read_vkey(value: str) -> Verifier:
+def _read_text(value: str) -> str:
+    """An option given inline or as a file holding it."""
     path = Path(value)
-    text = path.read_text().strip() if path.exists() else value.strip()
-    return Verifier.parse(text)
+    return path.read_text().strip() if path.exists() else value.strip()
+
+
+def _read_vkey(value: str) -> Verifier:
+    return Verifier.parse(_read_text(value))
 
 
 @app.command()
@@ -125,14 +129,30 @@ def verify(
         list[Path] | None,
         typer.Option("--trusted-checkpoint", help="checkpoint note seen before (split-view check)"),
     ] = None,
+    witness: Annotated[
+        list[str] | None, typer.Option("--witness", help="witness vkey (or a file holding it)")
+    ] = None,
+    quorum: Annotated[int, typer.Option(help="cosignatures required from --witness keys")] = 0,
+    tolerance: Annotated[
+        str, typer.Option(help="the server's element-mass tolerance (SPEC §4)")
+    ] = "0.005",
 ) -> None:
     """Verify an audit bundle offline. Exit 0 valid, 1 invalid, 2 usage or input error."""
+    from decimal import Decimal, InvalidOperation
+
+    from .checkpoint import Witness
+    from .rules import RuleConfig
     from .verify import verify_bundle
 
     try:
         verifier = _read_vkey(log_key)
-    except (LedgerError, OSError) as e:
-        raise _fail(f"bad --log-key: {e}") from e
+        witnesses = [Witness.parse(_read_text(w)) for w in witness or []]
+        config = RuleConfig(tolerance=Decimal(tolerance))
+        trusted = [p.read_text() for p in checkpoint or []]
+    except (LedgerError, OSError, InvalidOperation) as e:
+        raise _fail(f"bad option: {e}") from e
+    if quorum > len(witnesses):
+        raise _fail(f"--quorum {quorum} needs at least {quorum} --witness keys")
     try:
         raw = sys.stdin.buffer.read() if str(bundle) == "-" else bundle.read_bytes()
         doc = canonical.loads(raw, max_bytes=None)
@@ -140,8 +160,14 @@ def verify(
         raise _fail(f"cannot read {bundle}: {e.strerror}") from e
     except LedgerError as e:
         raise _fail(f"{bundle} is not a strict JSON document: {e.message}") from e
-    trusted = [p.read_text() for p in checkpoint or []]
-    report = verify_bundle(doc, verifier, trusted_checkpoints=trusted)
+    report = verify_bundle(
+        doc,
+        verifier,
+        config=config,
+        trusted_checkpoints=trusted,
+        witnesses=witnesses,
+        quorum=quorum,
+    )
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

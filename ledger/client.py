@@ -373,7 +373,10 @@ def _quote(lot: str) -> str:
     """A lot id in a URL path: ``:`` and ``/`` stay, ``#`` and the rest are escaped; a final
     ``/events``, ``/provenance`` or ``/bundle`` that belongs to the id has its slash escaped so
     the server does not take it for the route."""
-    path = quote(lot, safe=":/")
+    path = "/".join(
+        seg.replace(".", "%2E") if seg in (".", "..") else seg  # httpx would collapse them
+        for seg in quote(lot, safe=":/").split("/")
+    )
     head, sep, word = path.rpartition("/")
     if sep and word in ("events", "provenance", "bundle"):
         path = f"{head}%2F{word}"

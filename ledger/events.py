@@ -58,7 +58,9 @@ __all__ = [
     "COUNTRIES",
     "ELEMENTS",
     "EVENT_TYPES",
+    "LOT_ID_RE",
     "MODELS",
+    "PARTY_ID_RE",
     "ROLES",
     "SIGNING_PREFIX",
     "SOURCES",
@@ -130,6 +132,9 @@ _TEXT_MAX = 4096
 
 _PARTY_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _LOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
+#: SPEC §1 identifier forms (use ``fullmatch``)
+LOT_ID_RE = _LOT_RE
+PARTY_ID_RE = _PARTY_RE
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KID_RE = re.compile(r"[0-9a-f]{16}")
 _HASH_RE = re.compile(r"[0-9a-f]{64}")

@@ -70,6 +70,7 @@ def fsck(ledger: Ledger) -> FsckReport:
     custody: set[tuple[str, str, int]] = set()
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
     expected = 0
+    meta = {int(s): (str(t), str(a), str(tm)) for s, t, a, tm in store.event_meta()}
     for rec in store.iter_events():
         if rec.seq != expected:
             report.add(
@@ -100,6 +101,12 @@ def fsck(ledger: Ledger) -> FsckReport:
         if ev.id != rec.id:
             report.add(
                 "event_altered", f"stored id {rec.id} differs from the event's id {ev.id}", rec.seq
+            )
+        if meta.get(rec.seq) != (ev.type, ev.actor, ev.time):
+            report.add(
+                "event_altered",
+                f"the type/actor/time columns of event {ev.id} differ from the signed event",
+                rec.seq,
             )
         try:
             state.accept(ev, seq=rec.seq, now=None, config=ledger.config)
@@ -181,15 +188,33 @@ def _compare_set(
         report.add("index_extra", f"{name} has ({key}, {seq}) that no event justifies", seq)
 
 
+#: table -> (column index, data member) of the columns copied out of the JSON ``data``
+_COPIED: dict[str, tuple[tuple[int, str], ...]] = {
+    "keys": ((1, "party"),),
+    "lots": ((1, "custodian"), (2, "status"), (3, "material"), (4, "head")),
+}
+
+
 def _compare_state(ledger: Ledger, state: rules.MemoryState, report: FsckReport) -> None:
     snap = state.snapshot()
     for table, kind in (("parties", "parties"), ("keys", "keys"), ("lots", "lots")):
         derived = {k: v for k, v in snap[kind].items()}
-        stored = {str(r[0]): json.loads(str(r[-1])) for r in ledger.store.all_rows(table)}
+        rows = ledger.store.all_rows(table)
+        stored = {str(r[0]): json.loads(str(r[-1])) for r in rows}
         for k in sorted(set(derived) | set(stored)):
             if _norm(derived.get(k)) != _norm(stored.get(k)):
                 report.add(
                     "state_mismatch", f"{table} row {k!r} differs from the replay of the log", None
+                )
+        # the columns copied out of ``data`` for filtering must agree with it too
+        for row in rows:
+            data = json.loads(str(row[-1]))
+            copies = _COPIED.get(table, ())
+            if any(str(row[i]) != str(data.get(name)) for i, name in copies):
+                report.add(
+                    "state_mismatch",
+                    f"{table} row {row[0]!r}: a filter column disagrees with its data",
+                    None,
                 )
     stored_credits = {
         (str(p), str(s), str(e), str(c)): str(b)

@@ -304,12 +304,13 @@ class Ledger:
                 err = e if isinstance(e, LedgerError) else StorageError(f"append failed: {e!r}")
                 for p in group:
                     if not p.future.done():
-                        p.future.set_exception(err)
+                        p.future.set_exception(err)  # running or pending: both may be set
             if stop:
                 return
 
     def _commit_group(self, group: list[_Pending]) -> None:
         accepted: list[tuple[_Pending, int]] = []
+        settled: list[tuple[_Pending, Receipt | LedgerError]] = []
         now = self.clock()
         with self.store.write() as tx:
             size = tx.size()
@@ -329,9 +330,11 @@ class Ledger:
             changed: dict[str, dict[str, Any]] = {"parties": {}, "keys": {}, "lots": {}}
             credits: dict[Account, Decimal] = {}
             for p in group:
+                if not p.future.set_running_or_notify_cancel():
+                    continue  # the caller gave up (e.g. its HTTP request was cancelled)
                 ev = p.ev
                 if ev.id in existing or ev.id in seen:
-                    self._repeat(p, existing.get(ev.id), seen.get(ev.id))
+                    settled.append((p, self._repeat(p, existing.get(ev.id), seen.get(ev.id))))
                     continue
                 try:
                     delta = rules.apply(
@@ -343,7 +346,7 @@ class Ledger:
                         verify_signature=not p.verified,
                     )
                 except LedgerError as e:
-                    p.future.set_exception(e)
+                    settled.append((p, e))
                     continue
                 self._parties.update(delta.parties)
                 self._keys.update(delta.keys)
@@ -383,31 +386,35 @@ class Ledger:
                     },
                 )
                 tx.upsert_credits({a: str(b) for a, b in credits.items()})
-        # committed durably: answer
+        # committed durably: only now answer anyone, refusals and repeats included (they were
+        # judged against rows this transaction could still have rolled back)
         self._size = size
         for kid, key in changed["keys"].items():
             self._pubs.setdefault(kid, (key.party, key.pub))
         for p, seq in accepted:
             p.future.set_result(_receipt(seq, p.ev, created=True))
+        for p, outcome in settled:
+            if isinstance(outcome, Receipt):
+                p.future.set_result(outcome)
+            else:
+                p.future.set_exception(outcome)
 
+    @staticmethod
     def _repeat(
-        self, p: _Pending, stored: EventRecord | None, batch: tuple[int, SignedEvent] | None
-    ) -> None:
+        p: _Pending, stored: EventRecord | None, batch: tuple[int, SignedEvent] | None
+    ) -> Receipt | LedgerError:
         if stored is not None:
             seq, same = stored.seq, stored.canonical == p.ev.canonical
         else:
             assert batch is not None
             seq, same = batch[0], batch[1].canonical == p.ev.canonical
         if same:
-            p.future.set_result(_receipt(seq, p.ev, created=False))
-        else:
-            p.future.set_exception(
-                RuleViolation(
-                    "duplicate_id",
-                    f"event id {p.ev.id} is already used by a different event (seq {seq}); "
-                    "choose a new UUID for a new event",
-                )
-            )
+            return _receipt(seq, p.ev, created=False)
+        return RuleViolation(
+            "duplicate_id",
+            f"event id {p.ev.id} is already used by a different event (seq {seq}); "
+            "choose a new UUID for a new event",
+        )
 
     # ------------------------------------------------------------------ reads
     def size(self) -> int:
@@ -547,8 +554,9 @@ class Ledger:
             NotFound: unknown event, or the event is not in a tree of that size.
         """
         rec = self._record_by_hash(event_hash)
+        latest = self.checkpoint()  # SPEC §5: sign on demand before serving any proof
         if size is None:
-            size = self.checkpoint().size
+            size = latest.size
         if not rec.seq < size <= self.store.size():
             raise NotFound(f"event {event_hash} (seq {rec.seq}) is not in a tree of size {size}")
         return rec.seq, size, merkle.inclusion_proof(rec.seq, size, self.store)
@@ -567,6 +575,7 @@ class Ledger:
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes. Raises NotFound when out of range."""
+        self.checkpoint()  # SPEC §5: sign on demand before serving any proof
         if not 0 < size1 <= size2 <= self.store.size():
             raise NotFound(f"no consistency proof from size {size1} to {size2}")
         return merkle.consistency_proof(size1, size2, self.store)

@@ -24,8 +24,8 @@ from typing import Any
 
 from . import canonical, merkle, rules
 from ._gc import gc_paused
-from .checkpoint import Checkpoint, Verifier, verify_checkpoint
-from .errors import LedgerError
+from .checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
+from .errors import LedgerError, RuleViolation
 from .events import SignedEvent, event_from_json, parse_time
 
 __all__ = ["Finding", "VerificationReport", "verify_bundle"]
@@ -181,13 +181,18 @@ def verify_bundle(
     *,
     config: rules.RuleConfig | None = None,
     trusted_checkpoints: Sequence[str] = (),
+    witnesses: Sequence[Witness] = (),
+    quorum: int = 0,
 ) -> VerificationReport:
     """Verify an audit bundle offline.
 
     Args:
         bundle: the bundle (parsed, or its JSON bytes/text, parsed strictly).
-        log_keys: the trusted log verifier key(s) (C2SP vkeys parsed with ``Verifier.parse``).
+        log_keys: the trusted log verifier key(s) (C2SP vkeys parsed with ``Verifier.parse``);
+            the checkpoint's origin line must be the key's name (we name log keys so).
         config: rule configuration; must match the server's (tolerance).
+        witnesses, quorum: when given, at least ``quorum`` of these witnesses must have
+            cosigned the checkpoint (C2SP tlog-cosignature).
         trusted_checkpoints: checkpoint notes the auditor saw before (from the log or
             witnesses); one of the same size with another root proves a split view.
 
@@ -210,7 +215,9 @@ def verify_bundle(
         report.errors.append(Finding("invalid_bundle", f"unknown format {doc['format']!r}"))
         return report
     verifiers = [log_keys] if isinstance(log_keys, Verifier) else list(log_keys)
-    cp = _check_checkpoint(doc["checkpoint"], verifiers, trusted_checkpoints, report)
+    cp = _check_checkpoint(
+        doc["checkpoint"], verifiers, trusted_checkpoints, report, witnesses, quorum
+    )
     if cp is None or not isinstance(doc["entries"], list):
         if cp is not None:
             report.errors.append(Finding("invalid_bundle", "entries must be a list"))
@@ -222,7 +229,12 @@ def verify_bundle(
 
 
 def _check_checkpoint(
-    note: Any, verifiers: Sequence[Verifier], trusted: Sequence[str], report: VerificationReport
+    note: Any,
+    verifiers: Sequence[Verifier],
+    trusted: Sequence[str],
+    report: VerificationReport,
+    witnesses: Sequence[Witness] = (),
+    quorum: int = 0,
 ) -> Checkpoint | None:
     if not isinstance(note, str):
         report.errors.append(Finding("bad_checkpoint", "checkpoint must be the signed note text"))
@@ -231,7 +243,7 @@ def _check_checkpoint(
     problems = []
     for v in verifiers:
         try:
-            cp = verify_checkpoint(note, v)
+            cp = verify_checkpoint(note, v, origin=v.name, witnesses=witnesses, quorum=quorum)
             break
         except LedgerError as e:
             problems.append(e.message)
@@ -319,6 +331,12 @@ def _replay(
                 )
             used_heads[(lot, head)] = seq
         try:
+            if state.is_genesis() and seq != 0:
+                raise RuleViolation(
+                    "forbidden",
+                    f"the first event of the bundle is at seq {seq}, but the log's genesis (the "
+                    "operator's party.register) is at seq 0: the bundle lacks its genesis",
+                )
             state.accept(ev, seq=seq, now=None, config=config)
         except LedgerError as e:
             report.errors.append(_rule_finding(e, ev, seq, state, created))

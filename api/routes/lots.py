@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ledger.events import LOT_ID_RE, PARTY_ID_RE
 from ledger.provenance import provenance, visible_lots
 from ledger.tokens import Principal
 
@@ -46,7 +47,7 @@ def _lot_response(state: AppState, principal: Principal, lot: str) -> JSONRespon
 
 
 def _readable(state: AppState, principal: Principal, lot: str) -> None:
-    if not can_read_lot(state, principal, lot):
+    if LOT_ID_RE.fullmatch(lot) is None or not can_read_lot(state, principal, lot):
         raise ApiError(
             "not_found", f"no lot {lot!r} in this ledger (or not visible to {principal.party!r})"
         )
@@ -56,10 +57,14 @@ def _readable(state: AppState, principal: Principal, lot: str) -> None:
 def list_lots(
     state: State,
     principal: Auth,
-    custodian: str | None = None,
+    custodian: Annotated[str | None, Query(pattern="^" + PARTY_ID_RE.pattern + "$")] = None,
     status: str | None = Query(None, pattern="^(held|in_transit|consumed)$"),
     after: Annotated[
-        str | None, Query(description="cursor: the last lot id of the previous page")
+        str | None,
+        Query(
+            description="cursor: the last lot id of the previous page",
+            pattern="^" + LOT_ID_RE.pattern + "$",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LotList:

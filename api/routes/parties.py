@@ -6,13 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from ledger.events import PARTY_ID_RE
+
 from ..auth import Auth
 from ..convert import party_out
+from ..problems import ApiError
 from ..routes.events import _PROBLEMS
 from ..schemas import PartyList, PartyOut
 from ..state import AppState, get_state
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
+PARTY_PATTERN = "^" + PARTY_ID_RE.pattern + "$"
 State = Annotated[AppState, Depends(get_state)]
 
 
@@ -20,7 +24,7 @@ State = Annotated[AppState, Depends(get_state)]
 def list_parties(
     state: State,
     principal: Auth,
-    after: str | None = None,
+    after: Annotated[str | None, Query(pattern=PARTY_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PartyList:
     parties = state.ledger.list_parties(after=after, limit=limit)
@@ -35,5 +39,7 @@ def list_parties(
     summary="A party and its key history",
 )
 def get_party(party_id: str, state: State, principal: Auth) -> PartyOut:
+    if PARTY_ID_RE.fullmatch(party_id) is None:
+        raise ApiError("not_found", f"{party_id!r} is not a party id (SPEC §1)")
     party = state.ledger.party(party_id)
     return party_out(party, state.ledger.party_keys(party_id))

@@ -366,6 +366,8 @@ class SqlStore(_Reads):
             try:
                 with self._writer.begin() as conn:
                     if self.dialect == "postgresql":
+                        # durable whatever the server's or role's default says
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
                         conn.execute(
                             select(func.pg_advisory_xact_lock(bindparam("k"))),
                             {"k": _ADVISORY_LOCK_ID},
@@ -481,6 +483,10 @@ class SqlStore(_Reads):
             for r in rows:
                 yield _event_record(r)
             seq = int(rows[-1][0]) + 1
+
+    def event_meta(self) -> list[tuple[Any, ...]]:
+        """(seq, type, actor, time) of every event: the columns copied out of the event."""
+        return self._query("SELECT seq, type, actor, time FROM events")
 
     def all_rows(self, table: str) -> list[tuple[Any, ...]]:
         t = SQLModelMetadata.tables[table]
