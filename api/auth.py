@@ -15,13 +15,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ledger.provenance import visible_lots
+from ledger.provenance import partner_view
 from ledger.tokens import Principal, lookup_token
 
 from .problems import ApiError
 from .state import AppState, get_state
 
-__all__ = ["Auth", "can_read_lot", "check_actor", "require", "require_writer"]
+__all__ = ["Auth", "can_read_lot", "check_actor", "require", "require_writer", "view_of"]
 
 
 TOKEN_CACHE_SECONDS = 30.0
@@ -96,11 +96,17 @@ async def require_writer(
     return principal
 
 
-def can_read_lot(state: AppState, principal: Principal, lot: str) -> bool:
-    """Whether the principal may read ``lot`` (auditor and admin read everything)."""
+def view_of(state: AppState, principal: Principal) -> dict[str, int | None] | None:
+    """A partner's view (lot -> last visible log index, None = all); None: reads everything."""
     if principal.role in ("auditor", "admin"):
-        return True
-    return lot in visible_lots(state.ledger, principal.party)
+        return None
+    return partner_view(state.ledger, principal.party)
+
+
+def can_read_lot(state: AppState, principal: Principal, lot: str) -> bool:
+    """Whether the principal may read ``lot`` at all (auditor and admin read everything)."""
+    view = view_of(state, principal)
+    return view is None or lot in view
 
 
 def check_actor(principal: Principal, actor: str) -> None:

@@ -70,8 +70,12 @@ def closure_seqs(ledger: Ledger, lot: str, size: int) -> dict[int, SignedEvent]:
     return events
 
 
-def build_bundle(ledger: Ledger, lot: str) -> dict[str, Any]:
+def build_bundle(ledger: Ledger, lot: str, *, upto: int | None = None) -> dict[str, Any]:
     """The audit bundle of ``lot`` against a freshly signed (or the latest) checkpoint.
+
+    Args:
+        upto: only the lot's history up to this log index (a partner's view of an upstream
+            lot ends at the transform that consumed it into the partner's lineage).
 
     Raises:
         NotFound: no such lot.
@@ -79,7 +83,7 @@ def build_bundle(ledger: Ledger, lot: str) -> dict[str, Any]:
     if not ledger.store.lot_seqs(lot):
         raise NotFound(f"no lot {lot!r} in this ledger")
     cp = ledger.checkpoint()
-    events = closure_seqs(ledger, lot, cp.size)
+    events = closure_seqs(ledger, lot, cp.size if upto is None else min(cp.size, upto + 1))
     entries = []
     for seq in sorted(events):
         proof = merkle.inclusion_proof(seq, cp.size, ledger.store)

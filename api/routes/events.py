@@ -15,7 +15,7 @@ from ledger.events import EVENT_TYPES, event_from_json, parse_event
 from ledger.service import Receipt
 from ledger.tokens import Principal
 
-from ..auth import Auth, can_read_lot, check_actor, require_writer
+from ..auth import Auth, check_actor, require_writer, view_of
 from ..convert import b64
 from ..limits import read_body
 from ..problems import ApiError, problem, status_of
@@ -162,6 +162,14 @@ async def post_batch(request: Request, state: State, principal: Writer) -> Batch
     return BatchOut(results=[item for item in items if item is not None])
 
 
+def _sees(view: dict[str, int | None], lot: str, seq: int) -> bool:
+    """Whether a partner's view shows the event at ``seq`` on ``lot``."""
+    if lot not in view:
+        return False
+    cutoff = view[lot]
+    return cutoff is None or seq <= cutoff
+
+
 def _problem_item(code: str, detail: str) -> BatchItem:
     return BatchItem(status=status_of(code), problem=Problem(**problem(code, detail)))
 
@@ -175,7 +183,8 @@ def _problem_item(code: str, detail: str) -> BatchItem:
 def get_event(event_hash: str, state: State, principal: Auth) -> EventOut:
     seq, ev = state.ledger.event(event_hash)
     lots = (*ev.lots_touched, *ev.lots_created)
-    if lots and not any(can_read_lot(state, principal, lot) for lot in lots):
+    view = view_of(state, principal)
+    if view is not None and lots and not any(_sees(view, lot, seq) for lot in lots):
         raise ApiError("not_found", f"no event with hash {event_hash!r}")
     cp = state.ledger.checkpoint()
     index, size, proof = state.ledger.inclusion_proof(ev.hash, cp.size)

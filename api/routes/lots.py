@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ledger.bundle import build_bundle
 from ledger.events import LOT_ID_RE, PARTY_ID_RE
-from ledger.provenance import provenance, visible_lots
+from ledger.provenance import lots_as_of, provenance
+from ledger.rules import Lot
 from ledger.tokens import Principal
 
-from ..auth import Auth, can_read_lot
+from ..auth import Auth, view_of
 from ..convert import lot_out
 from ..problems import ApiError
 from ..routes.events import _PROBLEMS
@@ -42,15 +44,26 @@ def _lot_named(request: Request, lot: str, word: str) -> str | None:
 
 
 def _lot_response(state: AppState, principal: Principal, lot: str) -> JSONResponse:
-    _readable(state, principal, lot)
-    return JSONResponse(lot_out(state.ledger.lot(lot)).model_dump(mode="json"))
+    cutoff = _readable(state, principal, lot)
+    return JSONResponse(lot_out(_state(state, lot, cutoff)).model_dump(mode="json"))
 
 
-def _readable(state: AppState, principal: Principal, lot: str) -> None:
-    if LOT_ID_RE.fullmatch(lot) is None or not can_read_lot(state, principal, lot):
+def _readable(state: AppState, principal: Principal, lot: str) -> int | None:
+    """404 unless the principal may read the lot; returns the last log index it may see of it
+    (None: all of it)."""
+    view = view_of(state, principal)
+    if LOT_ID_RE.fullmatch(lot) is None or (view is not None and lot not in view):
         raise ApiError(
             "not_found", f"no lot {lot!r} in this ledger (or not visible to {principal.party!r})"
         )
+    return None if view is None else view[lot]
+
+
+def _state(state: AppState, lot: str, cutoff: int | None) -> Lot:
+    """The lot now, or as it was at a partner's cut-off."""
+    if cutoff is None:
+        return state.ledger.lot(lot)
+    return lots_as_of(state.ledger, {lot: cutoff})[lot]
 
 
 @router.get("", response_model=LotList, responses=_PROBLEMS, summary="Lots, by id")
@@ -68,8 +81,8 @@ def list_lots(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LotList:
-    visible = None if principal.role != "partner" else visible_lots(state.ledger, principal.party)
-    items: list[LotOut] = []
+    view = view_of(state, principal)
+    items: list[Lot] = []
     cursor = after
     while len(items) < limit:
         page = state.ledger.list_lots(after=cursor, limit=limit, custodian=custodian, status=status)
@@ -78,14 +91,17 @@ def list_lots(
             break
         for lot in page:
             cursor = lot.lot
-            if visible is None or lot.lot in visible:
-                items.append(lot_out(lot))
+            if view is None or lot.lot in view:
+                items.append(lot)
                 if len(items) == limit:
                     break
         if len(page) < limit and (len(items) < limit):
             cursor = None
             break
-    return LotList(items=items, next=cursor if len(items) == limit else None)
+    if view is not None:  # upstream lots as they were when they entered the partner's lineage
+        past = lots_as_of(state.ledger, {x.lot: c for x in items if (c := view[x.lot]) is not None})
+        items = [past.get(x.lot, x) for x in items]
+    return LotList(items=[lot_out(x) for x in items], next=cursor if len(items) == limit else None)
 
 
 @router.get(
@@ -97,11 +113,12 @@ def list_lots(
 def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "events")) is not None:
         return _lot_response(state, principal, whole)
-    _readable(state, principal, lot)
+    cutoff = _readable(state, principal, lot)
     return ChainOut(
         items=[
             ChainItem(seq=seq, hash=ev.hash, event=dict(ev.envelope))
             for seq, ev in state.ledger.chain(lot)
+            if cutoff is None or seq <= cutoff
         ]
     )
 
@@ -116,7 +133,7 @@ def lot_provenance(lot: str, request: Request, state: State, principal: Auth) ->
     if (whole := _lot_named(request, lot, "provenance")) is not None:
         return _lot_response(state, principal, whole)
     _readable(state, principal, lot)
-    return ProvenanceOut(**provenance(state.ledger, lot))
+    return ProvenanceOut(**provenance(state.ledger, lot, view_of(state, principal)))
 
 
 @router.get(
@@ -128,11 +145,11 @@ def lot_provenance(lot: str, request: Request, state: State, principal: Auth) ->
 async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "bundle")) is not None:
         return _lot_response(state, principal, whole)
-    _readable(state, principal, lot)
-    return BundleOut(**await run_in_threadpool(state.ledger.bundle, lot))
+    cutoff = _readable(state, principal, lot)
+    bundle = await run_in_threadpool(build_bundle, state.ledger, lot, upto=cutoff)
+    return BundleOut(**bundle)
 
 
 @router.get("/{lot:path}", response_model=LotOut, responses=_PROBLEMS, summary="One lot")
 def get_lot(lot: str, state: State, principal: Auth) -> LotOut:
-    _readable(state, principal, lot)
-    return lot_out(state.ledger.lot(lot))
+    return lot_out(_state(state, lot, _readable(state, principal, lot)))

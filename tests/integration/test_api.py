@@ -32,6 +32,7 @@ from ledger.keys import b64url_encode
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.tokens import create_token
+from ledger.verify import verify_bundle
 from tests.conftest import _pg_schema_url
 from tests.integration.helpers import ORIGIN, log_signer, scenario_ledger
 from tests.unit.scenario import (
@@ -334,35 +335,40 @@ class TestAccessMatrix:
 # --------------------------------------------------------------------------- 2. visibility
 
 
-def _expected_visibility(led: Ledger) -> dict[str, set[str]]:
-    """Per party, the lots a partner may read, computed independently from the log: lots the
-    party created (create or transform output), was shipped, or received, and everything
-    upstream of them through transform inputs."""
+def _expected_views(led: Ledger) -> dict[str, dict[str, int | None]]:
+    """Per party, lot -> the last log index a partner may see of it (None: all), computed
+    independently from the log: lots the party created (create or transform output), was
+    shipped, or received: all of them; lots upstream of those through transform inputs: up to
+    the transform that made the downstream lot (the latest such, over all paths)."""
     custody: dict[str, set[str]] = {p: set() for p in PARTIES}
-    parents: dict[str, set[str]] = {}
-    for _, ev in led.events(range(led.size())):
+    parents: dict[str, tuple[set[str], int]] = {}
+    for seq, ev in led.events(range(led.size())):
         body = ev.body
         if ev.type == "lot.create":
             custody[ev.actor].add(body["lot"])
         elif ev.type == "lot.transform":
             for out in body["outputs"]:
                 custody[ev.actor].add(out["lot"])
-                parents[out["lot"]] = {i["lot"] for i in body["inputs"]}
+                parents[out["lot"]] = ({i["lot"] for i in body["inputs"]}, seq)
         elif ev.type == "lot.ship":
             custody[body["to"]].add(body["lot"])
         elif ev.type == "lot.receive":
             custody[ev.actor].add(body["lot"])
-    visible: dict[str, set[str]] = {}
+    views: dict[str, dict[str, int | None]] = {}
     for party, lots in custody.items():
-        seen: set[str] = set()
+        view: dict[str, int | None] = dict.fromkeys(lots)
         todo = list(lots)
         while todo:
-            lot = todo.pop()
-            if lot not in seen:
-                seen.add(lot)
-                todo.extend(parents.get(lot, ()))
-        visible[party] = seen
-    return visible
+            inputs, made_at = parents.get(todo.pop(), (set(), -1))
+            for parent in inputs:
+                if parent in lots:
+                    continue
+                old = view.get(parent, -1)
+                if old is not None and made_at > old:
+                    view[parent] = made_at
+                    todo.append(parent)
+        views[party] = view
+    return views
 
 
 def _all_lots(env: Env) -> set[str]:
@@ -391,6 +397,33 @@ def test_partner_reads_its_custody_and_upstream_only(env: Env) -> None:
     assert listed == sorted([BILLET, ENCLOSURE, PRIMARY, SCRAP])
 
 
+def test_a_partner_sees_an_upstream_lot_as_it_was_when_it_entered_its_lineage(env: Env) -> None:
+    """packco's enclosures were extruded from the billet; alus's later saw-cut write-off on
+    the remaining billet is alus's business, not packco's."""
+    packco = env.partner["packco"]
+    extruded_at = env.ledger.lot(ENCLOSURE).created_seq
+    now = env.get(f"/v1/lots/{BILLET}", env.auditor).json()
+    then = env.get(f"/v1/lots/{BILLET}", packco).json()
+    assert (now["mass_kg"], then["mass_kg"]) == ("3990", "4000")
+    assert then["head"] != now["head"]
+    chain = env.get(f"/v1/lots/{BILLET}/events", packco).json()["items"]
+    assert chain[-1]["seq"] == extruded_at
+    assert "lot.adjust" not in {c["event"]["type"] for c in chain}
+    bundle = env.get(f"/v1/lots/{BILLET}/bundle", packco).json()
+    assert max(e["seq"] for e in bundle["entries"]) == extruded_at
+    report = verify_bundle(bundle, env.ledger.log_signer.verifier)
+    assert report.ok, report.to_text()
+    assert report.state is not None and str(report.state.lot(BILLET).mass) == "4000"
+    nodes = {
+        n["lot"]: n for n in env.get(f"/v1/lots/{ENCLOSURE}/provenance", packco).json()["nodes"]
+    }
+    assert nodes[BILLET]["mass_kg"] == "4000"
+    listed = {x["lot"]: x for x in env.get("/v1/lots", packco).json()["items"]}
+    assert listed[BILLET]["mass_kg"] == "4000" and listed[ENCLOSURE]["custodian"] == "packco"
+    adjust = next(ev for _, ev in env.ledger.chain(BILLET) if ev.type == "lot.adjust")
+    assert_problem(env.get(f"/v1/events/{adjust.hash}", packco), 404, "not_found")
+
+
 def test_visibility_of_every_party_and_lot_matches_an_independent_computation(
     env: Env,
 ) -> None:
@@ -405,7 +438,8 @@ def test_visibility_of_every_party_and_lot_matches_an_independent_computation(
         time=LATE,
     )
     assert env.post_event(ship, env.partner["packco"]).status_code == 201
-    expected = _expected_visibility(env.ledger)
+    views = _expected_views(env.ledger)
+    expected = {party: set(view) for party, view in views.items()}
     assert expected["carrier"] == {ENCLOSURE, BILLET, SCRAP, PRIMARY}
     assert expected["lab"] == expected["auditor"] == expected["operator"] == set()
     lots = _all_lots(env)
@@ -432,14 +466,25 @@ def test_visibility_of_every_party_and_lot_matches_an_independent_computation(
                 break
             url = f"/v1/lots?limit=1&after={quote(page['next'], safe='')}"
         assert paged == sorted(expected[party])
-        # an event is readable when it touches a visible lot (or no lot at all)
-        for _, ev in events:
+        # an event is readable when it touches a lot of the party's custody history, or an
+        # upstream lot up to its cut-off (or no lot at all); a lot's chain ends there too
+        view = views[party]
+        for seq, ev in events:
             lots_of = {*ev.lots_touched, *ev.lots_created}
             resp = env.get(f"/v1/events/{ev.hash}", token)
-            if not lots_of or lots_of & expected[party]:
+            seen = [
+                lot for lot in lots_of if lot in view and (view[lot] in (None,) or seq <= view[lot])
+            ]  # type: ignore[operator]
+            if not lots_of or seen:
                 assert resp.status_code == 200, (party, ev.type)
             else:
                 assert_problem(resp, 404, "not_found")
+        for lot_id, cutoff in view.items():
+            chain = env.get(f"/v1/lots/{lot_id}/events", token).json()["items"]
+            whole = [seq for seq, _ in env.ledger.chain(lot_id)]
+            assert [c["seq"] for c in chain] == [
+                s for s in whole if cutoff is None or s <= cutoff
+            ], (party, lot_id)
     # auditors and admins read everything
     for token in (env.auditor, env.admin):
         assert {x["lot"] for x in env.get("/v1/lots", token).json()["items"]} == lots
