@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -151,39 +152,50 @@ def _check_key(name: str, kid: bytes, pub: bytes, alg: int, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class Verifier:
-    """A signed-note Ed25519 (type 0x01) verifier key: the log's public key.
+class _PublicKey:
+    """A signed-note public key ``name+hexkeyid+base64(alg || pub)`` of algorithm ``ALG``.
 
     Raises (on construction):
         CheckpointError: invalid name, a public key that is not 32 bytes, or a wrong key id.
     """
+
+    ALG: ClassVar[int]
+    WHAT: ClassVar[str]
 
     name: str
     key_id: bytes
     pub: bytes
 
     def __post_init__(self) -> None:
-        _check_key(self.name, self.key_id, self.pub, ALG_ED25519, "verifier")
+        _check_key(self.name, self.key_id, self.pub, self.ALG, self.WHAT)
 
     @classmethod
-    def from_public(cls, name: str, pub: bytes) -> Verifier:
-        """The verifier for ``name`` and a raw 32-byte Ed25519 public key."""
+    def from_public(cls, name: str, pub: bytes) -> Self:
+        """The key for ``name`` and a raw 32-byte Ed25519 public key."""
         _check_name(name)
-        return cls(name, key_id(name, pub), pub)
+        return cls(name, key_id(name, pub, cls.ALG), pub)
 
     @classmethod
-    def parse(cls, vkey: str) -> Verifier:
-        """Parse ``name+hexkeyid+base64(0x01 || pub)`` (surrounding whitespace is ignored).
+    def parse(cls, vkey: str) -> Self:
+        """Parse ``name+hexkeyid+base64(alg || pub)`` (surrounding whitespace is ignored).
 
         Raises:
-            CheckpointError: malformed, not type 0x01, not a 32-byte key, or key id mismatch.
+            CheckpointError: malformed, another key type, not a 32-byte key, or key id mismatch.
         """
-        return cls(*_parse_vkey(vkey, ALG_ED25519, "verifier key"))
+        return cls(*_parse_vkey(vkey, cls.ALG, f"{cls.WHAT} key"))
 
     @property
     def vkey(self) -> str:
-        """The verifier key text ``name+hexkeyid+base64(0x01 || pub)``."""
-        return f"{self.name}+{self.key_id.hex()}+{_b64(bytes([ALG_ED25519]) + self.pub)}"
+        """The key text ``name+hexkeyid+base64(alg || pub)``."""
+        return f"{self.name}+{self.key_id.hex()}+{_b64(bytes([self.ALG]) + self.pub)}"
+
+
+@dataclass(frozen=True)
+class Verifier(_PublicKey):
+    """A signed-note Ed25519 (type 0x01) verifier key: the log's public key."""
+
+    ALG = ALG_ED25519
+    WHAT = "verifier"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Ed25519 verification of ``signature`` (64 bytes) over ``message``."""
@@ -268,39 +280,11 @@ class Signer:
 
 
 @dataclass(frozen=True)
-class Witness:
-    """A tlog-cosignature/v1 witness key (signed-note type 0x04, timestamped Ed25519).
+class Witness(_PublicKey):
+    """A tlog-cosignature/v1 witness key (signed-note type 0x04, timestamped Ed25519)."""
 
-    Raises (on construction):
-        CheckpointError: invalid name, a public key that is not 32 bytes, or a wrong key id.
-    """
-
-    name: str
-    key_id: bytes
-    pub: bytes
-
-    def __post_init__(self) -> None:
-        _check_key(self.name, self.key_id, self.pub, ALG_COSIGNATURE_V1, "witness")
-
-    @classmethod
-    def from_public(cls, name: str, pub: bytes) -> Witness:
-        """The witness key for ``name`` and a raw 32-byte Ed25519 public key."""
-        _check_name(name)
-        return cls(name, key_id(name, pub, ALG_COSIGNATURE_V1), pub)
-
-    @classmethod
-    def parse(cls, vkey: str) -> Witness:
-        """Parse ``name+hexkeyid+base64(0x04 || pub)``.
-
-        Raises:
-            CheckpointError: malformed, not type 0x04, not a 32-byte key, or key id mismatch.
-        """
-        return cls(*_parse_vkey(vkey, ALG_COSIGNATURE_V1, "witness key"))
-
-    @property
-    def vkey(self) -> str:
-        """The witness verifier key text ``name+hexkeyid+base64(0x04 || pub)``."""
-        return f"{self.name}+{self.key_id.hex()}+{_b64(bytes([ALG_COSIGNATURE_V1]) + self.pub)}"
+    ALG = ALG_COSIGNATURE_V1
+    WHAT = "witness"
 
 
 # --------------------------------------------------------------------------- notes

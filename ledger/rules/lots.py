@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from . import shares
 from ._base import Ctx, fail
@@ -32,31 +33,49 @@ def _status(mass: Decimal) -> str:
     return "held" if mass > 0 else "consumed"
 
 
+def _new_lot(
+    c: Ctx,
+    spec: Mapping[str, Any],
+    site: Mapping[str, str],
+    composition: dict[str, Decimal] | None,
+    **made: Any,
+) -> None:
+    """A lot the event creates, held by its actor: ``spec`` has lot, material and mass_kg;
+    ``made`` the source, model, shares and parents of how it was made."""
+    c.delta.lots[spec["lot"]] = Lot(
+        lot=spec["lot"],
+        material=spec["material"],
+        mass=_mass(spec["mass_kg"]),
+        custodian=c.ev.actor,
+        status="held",
+        head=c.ev.hash,
+        created_seq=c.seq,
+        time=c.ev.time,
+        composition=composition,
+        site_country=site["country"],
+        site_name=site.get("name", ""),
+        transit_to=None,
+        transit_ship=None,
+        allocated={},
+        **made,
+    )
+
+
 def _create(c: Ctx) -> None:
     b = c.body
     c.require_role("producer", "recycler", "processor")
     c.absent(b["lot"])
     comp = _composition(b.get("composition"))
     mass_shares, element_shares = shares.created_shares(b["source"], comp)
-    c.delta.lots[b["lot"]] = Lot(
-        lot=b["lot"],
-        material=b["material"],
-        mass=_mass(b["mass_kg"]),
-        custodian=c.ev.actor,
-        status="held",
-        head=c.ev.hash,
-        created_seq=c.seq,
-        time=c.ev.time,
-        composition=comp,
+    _new_lot(
+        c,
+        b,
+        b["site"],
+        comp,
         source=b["source"],
-        site_country=b["site"]["country"],
-        site_name=b["site"].get("name", ""),
-        transit_to=None,
-        transit_ship=None,
         model="create",
         mass_shares=mass_shares,
         element_shares=element_shares,
-        allocated={},
         parents=(),
     )
 
@@ -158,25 +177,15 @@ def _transform(c: Ctx) -> None:
             element_shares = None if comp is None else {e: zero_shares() for e in comp}
         else:
             mass_shares, element_shares = shares.blend(consumed, comp)
-        c.delta.lots[out["lot"]] = Lot(
-            lot=out["lot"],
-            material=out["material"],
-            mass=_mass(out["mass_kg"]),
-            custodian=c.ev.actor,
-            status="held",
-            head=c.ev.hash,
-            created_seq=c.seq,
-            time=c.ev.time,
-            composition=comp,
+        _new_lot(
+            c,
+            out,
+            site,
+            comp,
             source=None,
-            site_country=site["country"],
-            site_name=site_name,
-            transit_to=None,
-            transit_ship=None,
             model=model,
             mass_shares=mass_shares,
             element_shares=element_shares,
-            allocated={},
             parents=parents,
         )
     if model == "mass_balance":
