@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "APPEND_ONLY_TABLES",
+    "CertificateRow",
     "CheckpointRow",
     "CreditRow",
     "CustodyRow",
@@ -124,6 +125,17 @@ class CreditRow(SQLModel, table=True):
     balance: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class CertificateRow(SQLModel, table=True):
+    """An issued certificate: the signed credential as JSON."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (Index("ix_certificates_lot", "lot"),)
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    lot: str = Field(sa_column=Column(Text, nullable=False))
+    credential: str = Field(sa_column=Column(Text, nullable=False))
+    issued_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class TokenRow(SQLModel, table=True):
     """An API bearer token, stored only as its SHA-256."""
 
@@ -135,4 +147,12 @@ class TokenRow(SQLModel, table=True):
     revoked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
-APPEND_ONLY_TABLES = ("events", "event_lots", "party_events", "custody", "nodes", "checkpoints")
+APPEND_ONLY_TABLES = (
+    "events",
+    "event_lots",
+    "party_events",
+    "custody",
+    "nodes",
+    "checkpoints",
+    "certificates",
+)

@@ -16,6 +16,8 @@ ROWS = {
     "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
     "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
     "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
+    "certificates": "INSERT INTO certificates (id, lot, credential, issued_at) "
+    "VALUES ('c1', 'L1', '{}', 't')",
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
@@ -25,6 +27,7 @@ UPDATES = {
     "event_lots": "UPDATE event_lots SET lot = 'L2'",
     "party_events": "UPDATE party_events SET party = 'x'",
     "custody": "UPDATE custody SET party = 'x'",
+    "certificates": "UPDATE certificates SET credential = 'forged'",
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
 }
@@ -41,7 +44,7 @@ def test_schema_comes_from_the_alembic_migration(store: SqlStore) -> None:
     names = set(inspect(store.engine).get_table_names())
     assert {"alembic_version", *APPEND_ONLY_TABLES, "lots", "parties", "keys", "credits"} <= names
     with store.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     SqlStore(store.url).close()  # re-opening migrates idempotently
 
 
