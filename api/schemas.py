@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "ProvenanceOut",
     "ReceiptOut",
+    "RecycledContentOut",
     "TokenIn",
     "TokenOut",
 ]
@@ -207,3 +208,84 @@ class TokenOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     size: int
+
+
+class OriginOut(BaseModel):
+    """An origin (``lot.create``) lot and the mass it contributes to the lot (proportional)."""
+
+    lot: str
+    material: str
+    source: str | None
+    party: str
+    country: str
+    site: str
+    share: str
+    mass_kg: str
+    exact: str = Field(description="the contributed kg as an exact rational p/q")
+
+
+class StepOut(BaseModel):
+    """A lineage step: create, transform, ship or receive, with party, country and kind."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    event: str
+    type: str
+    kind: Literal["extraction", "recycling", "processing", "transport"]
+    party: str
+    country: str | None
+    lots: list[str]
+
+
+class LineageOut(BaseModel):
+    origins: list[OriginOut]
+    steps: list[StepOut]
+
+
+class MethodOut(BaseModel):
+    """How a lineage step counted recycled content (a transform's model or an allocation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    event: str
+    kind: Literal["transform", "credit.allocate"]
+    model: str
+    lots: list[str]
+
+
+class ComplianceResultOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    share: str | None = None
+    minimum: str | None = None
+    result: Literal["pass", "fail", "n/a"]
+
+
+class ComplianceOut(BaseModel):
+    """One rule pack's evaluation, dated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scheme: str
+    as_of: str
+    provisional: bool
+    elements: dict[str, ComplianceResultOut]
+    checks: dict[str, ComplianceResultOut] | None = None
+
+
+class RecycledContentOut(BaseModel):
+    """The recycled-content report of SPEC §7 (``null`` = unknown composition or share)."""
+
+    lot: str
+    as_of: str
+    material: str
+    mass_kg: str
+    model: str
+    composition: dict[str, str] | None
+    mass: SharesOut
+    elements: dict[str, SharesOut | None]
+    lineage: LineageOut
+    method: list[MethodOut]
+    compliance: list[ComplianceOut]
