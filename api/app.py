@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ledger.credentials import did_key
+from ledger.errors import LedgerError
+from ledger.keys import Ed25519PrivateKey, public_raw
 from ledger.service import Ledger
-from ledger.settings import Settings, open_ledger
+from ledger.settings import ExampleKeyRefused, Settings, open_ledger
 
 from . import problems
 from .limits import RateLimiter
-from .routes import admin, events, log, lots, parties
+from .routes import admin, certificates, events, log, lots, parties
 from .state import AppState
 
 __all__ = ["create_app"]
@@ -51,7 +54,24 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
             settings.auth_failures_per_minute / 60.0, settings.auth_failures_per_minute
         ),
     )
+    app.state.ltl.attest_key = _attestation_key(settings)
+    if app.state.ltl.attest_key is not None:
+        app.state.ltl.attest_did = did_key(public_raw(app.state.ltl.attest_key))
     problems.install(app)
-    for module in (events, lots, parties, log, admin):
+    for module in (events, lots, parties, log, certificates, admin):
         app.include_router(module.router)
     return app
+
+
+def _attestation_key(settings: Settings) -> Ed25519PrivateKey | None:
+    """The certificate signing key (``attest.pem``), or None when none is configured.
+
+    Raises:
+        ExampleKeyRefused: the example key outside demo mode.
+    """
+    try:
+        return settings.load_key("attest")
+    except ExampleKeyRefused:
+        raise
+    except LedgerError:
+        return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from ledger.keys import Ed25519PrivateKey
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.tokens import Principal
@@ -24,6 +25,8 @@ class AppState:
     writes: RateLimiter
     auth_failures: RateLimiter
     tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    attest_key: Ed25519PrivateKey | None = None
+    attest_did: str | None = None
 
 
 async def get_state(request: Request) -> AppState:

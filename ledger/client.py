@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -341,6 +342,11 @@ class LedgerClient:
     def bundle(self, lot: str) -> dict[str, Any]:
         return dict(self._get(f"/v1/lots/{_quote(lot)}/bundle"))
 
+    def recycled_content(self, lot: str, as_of: date | str | None = None) -> dict[str, Any]:
+        """The SPEC §7 report of ``lot``, rule packs evaluated on ``as_of`` (default: today)."""
+        day = as_of.isoformat() if isinstance(as_of, date) else as_of
+        return dict(self._get(f"/v1/lots/{_quote(lot)}/recycled-content", as_of=day))
+
     def event(self, event_hash: str) -> dict[str, Any]:
         return dict(self._get(f"/v1/events/{event_hash}"))
 
@@ -359,6 +365,35 @@ class LedgerClient:
     def consistency_proof(self, size1: int, size2: int) -> dict[str, Any]:
         return dict(self._get("/v1/log/proof/consistency", **{"from": size1, "to": size2}))
 
+    def issue_certificate(
+        self, lot: str, *, model: str | None = None, as_of: str | None = None
+    ) -> dict[str, Any]:
+        """Issue a recycled-content certificate (the signed credential)."""
+        body: dict[str, Any] = {"lot": lot}
+        if model is not None:
+            body["model"] = model
+        if as_of is not None:
+            body["as_of"] = as_of
+        return dict(self._request("POST", "/v1/certificates", json=body).json())
+
+    def certificate(self, cert_id: str, fmt: str = "json") -> Any:
+        """A stored certificate: ``json`` (dict), ``pdf`` (bytes) or ``html`` (text)."""
+        path = f"/v1/certificates/{quote(cert_id, safe=':')}"
+        if fmt == "json":
+            return self._request("GET", path).json()
+        r = self._request("GET", f"{path}.{fmt}")
+        return r.content if fmt == "pdf" else r.text
+
+    def verify_certificate(
+        self, credential: Mapping[str, Any], bundle: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Ask the server to verify a certificate (public; the offline check is
+        ``ledger.certificates.verify_certificate``)."""
+        body: dict[str, Any] = {"credential": dict(credential)}
+        if bundle is not None:
+            body["bundle"] = dict(bundle)
+        return dict(self._request("POST", "/v1/certificates/verify", json=body).json())
+
     def create_token(self, party: str, role: str) -> str:
         """(admin) Issue a token for a party."""
         return str(
@@ -371,14 +406,14 @@ class LedgerClient:
 
 def _quote(lot: str) -> str:
     """A lot id in a URL path: ``:`` and ``/`` stay, ``#`` and the rest are escaped; a final
-    ``/events``, ``/provenance`` or ``/bundle`` that belongs to the id has its slash escaped so
-    the server does not take it for the route."""
+    ``/events``, ``/provenance``, ``/bundle`` or ``/recycled-content`` that belongs to the id
+    has its slash escaped so the server does not take it for the route."""
     path = "/".join(
         seg.replace(".", "%2E") if seg in (".", "..") else seg  # httpx would collapse them
         for seg in quote(lot, safe=":/").split("/")
     )
     head, sep, word = path.rpartition("/")
-    if sep and word in ("events", "provenance", "bundle"):
+    if sep and word in ("events", "provenance", "bundle", "recycled-content"):
         path = f"{head}%2F{word}"
     return path
 

@@ -94,13 +94,14 @@ def _compliance_rows(compliance: Sequence[Mapping[str, Any]]) -> list[list[str]]
                 ]
             )
         for name, res in (pack.get("checks") or {}).items():
+            share, minimum = res.get("share"), res.get("minimum")
             rows.append(
                 [
                     f"{scheme}{note}",
                     as_of,
                     name,
-                    str(res.get("share", "—")),
-                    str(res.get("minimum", "—")),
+                    "—" if share is None else _pct(share),
+                    "—" if minimum is None else _pct(minimum),
                     str(res.get("result", "—")),
                 ]
             )
@@ -135,13 +136,21 @@ def certificate_pdf(credential: Mapping[str, Any], *, verify_url: str) -> bytes:
         ),
         Spacer(1, 4 * mm),
     ]
-    facts = Table([[k, v] for k, v in _facts(subject)], colWidths=[35 * mm, 130 * mm])
+    facts = Table([[k, v] for k, v in _facts(subject)], colWidths=[30 * mm, 85 * mm])
     facts.setStyle(
         TableStyle(
             [("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 9)]
         )
     )
-    story += [facts, Spacer(1, 4 * mm), Paragraph("Recycled shares", styles["Heading2"])]
+    # the QR code sits beside the facts, so it is on the first page however long the rest is
+    top = Table([[facts, _QR(verify_url)]], colWidths=[120 * mm, 45 * mm])
+    top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [
+        top,
+        Paragraph("Scan or open to verify: " + html.escape(verify_url), styles["Normal"]),
+        Spacer(1, 4 * mm),
+        Paragraph("Recycled shares", styles["Heading2"]),
+    ]
     header, rows = _share_rows(report)
     shares = Table([header, *rows])
     shares.setStyle(grid)
@@ -149,13 +158,7 @@ def certificate_pdf(credential: Mapping[str, Any], *, verify_url: str) -> bytes:
     comp_rows = _compliance_rows(compliance)
     comp = Table([["scheme", "as of", "element", "share", "minimum", "result"], *comp_rows])
     comp.setStyle(grid)
-    story += [
-        comp,
-        Spacer(1, 6 * mm),
-        Paragraph("Verify", styles["Heading2"]),
-        Paragraph(html.escape(verify_url), styles["Normal"]),
-        _QR(verify_url),
-    ]
+    story.append(comp)
     buffer = io.BytesIO()
     SimpleDocTemplate(
         buffer,

@@ -1,13 +1,14 @@
 """GET /v1/lots and the per-lot reads: state, chain, provenance, audit bundle.
 
 Lot ids may contain ``:`` and ``/`` (EPC URNs), so routes take the rest of the path; the
-suffix routes (``/events``, ``/provenance``, ``/bundle``) are matched first. A lot whose id
-itself ends in one of those words is named with that last slash percent-encoded
-(``/v1/lots/X%2Fevents``).
+suffix routes (``/events``, ``/provenance``, ``/bundle``, ``/recycled-content``) are matched
+first. A lot whose id itself ends in one of those words is named with that last slash
+percent-encoded (``/v1/lots/X%2Fevents``).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.bundle import build_bundle
 from ledger.events import LOT_ID_RE, PARTY_ID_RE
 from ledger.provenance import lots_as_of, provenance
+from ledger.recycled import recycled_content, source_for
 from ledger.rules import Lot
 from ledger.tokens import Principal
 
@@ -24,7 +26,15 @@ from ..auth import Auth, view_of
 from ..convert import lot_out
 from ..problems import ApiError
 from ..routes.events import _PROBLEMS
-from ..schemas import BundleOut, ChainItem, ChainOut, LotList, LotOut, ProvenanceOut
+from ..schemas import (
+    BundleOut,
+    ChainItem,
+    ChainOut,
+    LotList,
+    LotOut,
+    ProvenanceOut,
+    RecycledContentOut,
+)
 from ..state import AppState, get_state
 
 router = APIRouter(prefix="/v1/lots", tags=["lots"])
@@ -148,6 +158,31 @@ async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) 
     cutoff = _readable(state, principal, lot)
     bundle = await run_in_threadpool(build_bundle, state.ledger, lot, upto=cutoff)
     return BundleOut(**bundle)
+
+
+@router.get(
+    "/{lot:path}/recycled-content",
+    response_model=RecycledContentOut,
+    responses=_PROBLEMS,
+    summary="The recycled-content report (SPEC §7) with the compliance evaluations",
+)
+def lot_recycled_content(
+    lot: str,
+    request: Request,
+    state: State,
+    principal: Auth,
+    as_of: Annotated[
+        date | None,
+        Query(description="evaluate the rule packs on this date (YYYY-MM-DD); default today"),
+    ] = None,
+) -> Any:
+    if (whole := _lot_named(request, lot, "recycled-content")) is not None:
+        return _lot_response(state, principal, whole)
+    cutoff = _readable(state, principal, lot)
+    day = as_of if as_of is not None else datetime.now(UTC).date()
+    report = recycled_content(source_for(state.ledger, lot, upto=cutoff), lot, as_of=day)
+    RecycledContentOut.model_validate(report)  # the documented shape, checked
+    return JSONResponse(report)  # as computed: members a rule pack adds are kept verbatim
 
 
 @router.get("/{lot:path}", response_model=LotOut, responses=_PROBLEMS, summary="One lot")

@@ -33,11 +33,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.keys import save_private_key
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.tokens import create_token
 from tests.integration.helpers import ORIGIN, open_ledger
-from tests.unit.scenario import scenario_chain
+from tests.unit.scenario import private_key, scenario_chain
 
 MAX_EXAMPLES = 50
 SEED = 20250601
@@ -110,7 +111,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     for ev in chain.events:
         ledger.append(ev)
     token = create_token(ledger.store, "operator", "admin")
-    app = create_app(Settings(database_url=url, origin=ORIGIN), ledger=ledger)
+    keys = tmp_path_factory.mktemp("keys")
+    save_private_key(private_key("attest"), keys / "attest.pem")  # certificates can be issued
+    app = create_app(Settings(database_url=url, origin=ORIGIN, key_dir=keys), ledger=ledger)
     yield Live(app, {"Authorization": f"Bearer {token}"}, ledger)
     ledger.close()
 

@@ -496,7 +496,13 @@ def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     result = run_cli(["demo", "--workdir", str(workdir)], clean_env(), tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.rstrip().endswith("offline verification: VALID"), result.stdout
+    assert "offline verification: VALID" in result.stdout, result.stdout
+    # it ends by issuing and verifying certificates for the enclosures and the nickel sulfate
+    certified = [line for line in result.stdout.splitlines() if "certificate VALID" in line]
+    assert len(certified) == 2, result.stdout
+    for lot in (ENCLOSURE, "BWM-NISO4-2025-0001"):
+        pdf = tmp_path / "demo" / f"certificate-{lot}.pdf"
+        assert pdf.read_bytes().startswith(b"%PDF-") and str(pdf.name) in result.stdout
     bundle = workdir / "bundle-enclosure.json"
     vkey = workdir / "log.vkey"
     assert bundle.exists() and vkey.exists()

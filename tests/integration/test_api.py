@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger import merkle
 from ledger.canonical import MAX_EVENT_BYTES, jcs
+from ledger.certificates import issue
 from ledger.checkpoint import verify_checkpoint
 from ledger.events import SIGNING_PREFIX, SignedEvent, build_event, format_mass, sign
-from ledger.keys import b64url_encode
+from ledger.keys import b64url_encode, save_private_key
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.tokens import create_token
@@ -47,6 +49,7 @@ from tests.unit.scenario import (
     RESIDUE,
     SCRAP,
     US_SITE,
+    private_key,
 )
 
 LATE = "2025-12-01T00:00:00Z"  # after every scenario event, before the ledger's fixed clock
@@ -78,6 +81,7 @@ class Env:
     partner: dict[str, str] = field(default_factory=dict)  # party -> partner token
     auditor: str = ""  # party auditor, role auditor
     admin: str = ""  # party operator, role admin
+    certificate: dict[str, Any] = field(default_factory=dict)  # issued for the enclosure
     n: int = 0
 
     def headers(self, token: str | None) -> dict[str, str]:
@@ -133,12 +137,20 @@ class Env:
 @contextmanager
 def app_env(url: str, **settings: Any) -> Iterator[Env]:
     """The GUIDE scenario on ``url`` behind ``create_app(Settings(..., **settings))``."""
-    with scenario_ledger(url) as led:
-        app = create_app(Settings(database_url=url, **settings), ledger=led)
+    with scenario_ledger(url) as led, tempfile.TemporaryDirectory() as keys:
+        save_private_key(private_key("attest"), Path(keys) / "attest.pem")
+        app = create_app(Settings(database_url=url, key_dir=Path(keys), **settings), ledger=led)
         env = Env(ledger=led, app=app, client=TestClient(app))
         env.partner = {p: create_token(led.store, p, "partner") for p in PARTIES}
         env.auditor = create_token(led.store, "auditor", "auditor")
         env.admin = create_token(led.store, "operator", "admin")
+        env.certificate, _ = issue(led, ENCLOSURE, issuer_key=private_key("attest"))
+        led.store.add_certificate(
+            env.certificate["id"],
+            ENCLOSURE,
+            json.dumps(env.certificate),
+            env.certificate["validFrom"],
+        )
         yield env
 
 
@@ -209,6 +221,12 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("GET", "/v1/lots/{lot}/events", "lot-events"): LOT_READ,
     ("GET", "/v1/lots/{lot}/provenance", "lot-provenance"): LOT_READ,
     ("GET", "/v1/lots/{lot}/bundle", "lot-bundle"): LOT_READ,
+    ("GET", "/v1/lots/{lot}/recycled-content", "lot-recycled-content"): LOT_READ,
+    ("POST", "/v1/certificates", "certificates"): _row(401, 401, 404, 201, 201, 201),
+    ("POST", "/v1/certificates/verify", "certificate-verify"): PUBLIC,
+    ("GET", "/v1/certificates/{cert_id}", "certificate"): LOT_READ,
+    ("GET", "/v1/certificates/{cert_id}.pdf", "certificate-pdf"): LOT_READ,
+    ("GET", "/v1/certificates/{cert_id}.html", "certificate-html"): LOT_READ,
     ("GET", "/v1/parties", "parties"): DIRECTORY,
     ("GET", "/v1/parties/{party_id}", "party"): DIRECTORY,
     ("GET", "/v1/log/checkpoint", "checkpoint"): PUBLIC,
@@ -239,8 +257,19 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         return env.client.post(
             "/v1/tokens", json={"party": "packco", "role": "partner"}, headers=headers
         )
+    if label == "certificates":
+        return env.client.post("/v1/certificates", json={"lot": ENCLOSURE}, headers=headers)
+    if label == "certificate-verify":
+        return env.client.post(
+            "/v1/certificates/verify", json={"credential": env.certificate}, headers=headers
+        )
     receive = _enclosure_receive(env.ledger)
+    cert = env.certificate.get("id", "none")
     path = {
+        "lot-recycled-content": f"/v1/lots/{ENCLOSURE}/recycled-content",
+        "certificate": f"/v1/certificates/{cert}",
+        "certificate-pdf": f"/v1/certificates/{cert}.pdf",
+        "certificate-html": f"/v1/certificates/{cert}.html",
         "event": f"/v1/events/{receive}",
         "lots": "/v1/lots",
         "lot": f"/v1/lots/{ENCLOSURE}",
@@ -320,7 +349,8 @@ class TestAccessMatrix:
             assert result["status"] == item, result
             if item == 403:
                 assert result["problem"]["code"] == "forbidden"
-        if method == "POST" and label != "tokens":  # writes land exactly when accepted
+        if label in ("events", "batch"):
+            # writes land exactly when accepted
             accepted = want == 201 or item == 201
             assert matrix_env.ledger.size() == size + accepted
         if want == 401:
