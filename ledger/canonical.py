@@ -119,8 +119,13 @@ def loads(
     *,
     allow_floats: bool = False,
     max_bytes: int | None = MAX_EVENT_BYTES,
+    walk: bool = True,
 ) -> Any:
     """Parse one JSON document strictly (SPEC section 2).
+
+    ``walk=False`` skips the depth and lone-surrogate walk; only for callers that validate
+    the result against a closed schema and canonicalize it (``events.parse_event``: the schema
+    bounds the depth, and encoding to UTF-8 refuses lone surrogates).
 
     Args:
         data: UTF-8 bytes (preferred) or text.
@@ -154,7 +159,7 @@ def loads(
         ) from None
     except ValueError as e:
         raise _invalid(f"not valid JSON: {e}") from None
-    if allow_floats or _needs_walk(text):
+    if allow_floats or (walk and _needs_walk(text)):
         check_value(value, allow_floats=allow_floats)
     return value
 

@@ -74,6 +74,7 @@ __all__ = [
     "parse_time",
     "sign",
     "sign_event",
+    "stored_event",
     "touched_lots",
     "verify_signature",
 ]
@@ -600,13 +601,40 @@ def event_from_json(obj: Any) -> SignedEvent:
     )
 
 
+def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
+    """An event read back from the ledger's own append-only store, NOT re-validated.
+
+    Only for bytes this ledger validated when it accepted them (``fsck`` re-validates and
+    re-hashes every stored event, and audit bundles are verified with :func:`event_from_json`):
+    bulk reads (reports over thousands of lots) skip the schema walk and the re-encoding.
+    """
+    obj = json.loads(canonical_bytes)
+    sig_text = obj["sig"]
+    tail = 21 + len(obj["time"]) + len(obj["type"])
+    cut = tail + 9 + len(sig_text)
+    return SignedEvent(
+        obj["id"],
+        obj["type"],
+        obj["actor"],
+        obj["kid"],
+        obj["time"],
+        obj["prev"],
+        obj["body"],
+        _b64decode(sig_text + "=="),
+        obj,
+        canonical_bytes,
+        SIGNING_PREFIX + canonical_bytes[:-cut] + canonical_bytes[-tail:],
+        event_hash,
+    )
+
+
 def parse_event(data: bytes) -> SignedEvent:
     """Parse and validate one signed event from its JSON bytes (strict JSON, 64 KiB limit).
 
     Raises:
         RuleViolation: ``invalid_event`` for bad JSON, a schema violation or a bad value.
     """
-    return event_from_json(canonical.loads(data))
+    return event_from_json(canonical.loads(data, walk=False))
 
 
 # --- building and signing -------------------------------------------------------------------

@@ -71,26 +71,66 @@ class LineageSource(Protocol):
 
 
 class LedgerSource:
-    """A :class:`LineageSource` over the server's ledger (current state)."""
+    """A :class:`LineageSource` over the server's ledger (current state).
+
+    ``preload(lot)`` reads the lot's whole upstream — lots, chains and events — in a few
+    batched queries and parses every event once (a transform's event sits on the chains of all
+    its inputs); reads outside the preloaded set fall back to the ledger.
+    """
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
+        self._lots: dict[str, Lot] = {}
+        self._chains: dict[str, list[tuple[int, SignedEvent]]] = {}
+        self._parties: dict[str, Party | None] = {}
+
+    def preload(self, lot_id: str) -> None:
+        """Read the chains of the lot and of everything upstream, level by level (one
+        batched query per level for the chains and one for the events)."""
+        from .events import stored_event
+
+        store = self._ledger.store
+        parsed: dict[int, SignedEvent] = {}
+        frontier, seen = [lot_id], {lot_id}
+        while frontier:
+            chains = store.chains(frontier)
+            need = sorted({s for chain in chains.values() for s in chain if s not in parsed})
+            for rec in store.events_by_seqs(need):
+                parsed[rec.seq] = stored_event(rec.canonical, rec.hash.hex())
+            frontier = []
+            for lot, chain in chains.items():
+                self._chains[lot] = [(s, parsed[s]) for s in chain]
+                first = parsed[chain[0]]
+                if first.type == "lot.transform" and lot in first.lots_created:
+                    for item in first.body["inputs"]:
+                        parent = str(item["lot"])
+                        if parent not in seen:
+                            seen.add(parent)
+                            frontier.append(parent)
 
     def lot(self, lot_id: str) -> Lot | None:
-        found = self._ledger.lots([lot_id])
-        return found.get(lot_id)
+        if lot_id not in self._lots:
+            found = self._ledger.lots([lot_id])
+            if lot_id not in found:
+                return None
+            self._lots[lot_id] = found[lot_id]
+        return self._lots[lot_id]
 
     def party(self, party_id: str) -> Party | None:
-        try:
-            return self._ledger.party(party_id)
-        except NotFound:
-            return None
+        if party_id not in self._parties:
+            try:
+                self._parties[party_id] = self._ledger.party(party_id)
+            except NotFound:
+                self._parties[party_id] = None
+        return self._parties[party_id]
 
     def chain(self, lot_id: str) -> Sequence[tuple[int, SignedEvent]]:
-        try:
-            return self._ledger.chain(lot_id)
-        except NotFound:
-            return []
+        if lot_id not in self._chains:
+            try:
+                self._chains[lot_id] = list(self._ledger.chain(lot_id))
+            except NotFound:
+                return []
+        return self._chains[lot_id]
 
 
 class ReplaySource:
@@ -200,8 +240,9 @@ class Lineage:
             for parent, c, _ in node.inputs:
                 if whole == 0:
                     continue
+                weight = Fraction(c) / whole
                 for origin, f in of[parent].items():
-                    out[origin] = out.get(origin, Fraction(0)) + f * Fraction(c) / whole
+                    out[origin] = out.get(origin, Fraction(0)) + f * weight
             of[node.lot] = out
         return of[self.target]
 
@@ -234,6 +275,7 @@ def lineage(source: LineageSource, lot_id: str) -> Lineage:
     """
     chains: dict[str, Sequence[tuple[int, SignedEvent]]] = {}
     order = [lot_id]
+    queued = {lot_id}
     consumers: dict[str, int] = {}  # lot -> seq of the latest lineage transform consuming it
     i = 0
     while i < len(order):
@@ -248,7 +290,8 @@ def lineage(source: LineageSource, lot_id: str) -> Lineage:
             for item in ev.body["inputs"]:
                 parent = str(item["lot"])
                 consumers[parent] = max(consumers.get(parent, -1), seq)
-                if parent not in chains and parent not in order:
+                if parent not in queued:
+                    queued.add(parent)
                     order.append(parent)
     nodes: dict[str, Node] = {}
     events: dict[str, tuple[tuple[int, SignedEvent], ...]] = {}
@@ -410,7 +453,7 @@ def _as_source(ledger_or_state: Any, events: Any) -> LineageSource:
     if isinstance(ledger_or_state, (LedgerSource, ReplaySource)):
         return ledger_or_state
     if hasattr(ledger_or_state, "store"):  # the server's Ledger
-        return LedgerSource(ledger_or_state)
+        return LedgerSource(ledger_or_state)  # preloaded by recycled_content
     src: LineageSource = ledger_or_state
     return src
 
@@ -440,6 +483,8 @@ def recycled_content(
     from .compliance import evaluate
 
     source = _as_source(ledger_or_state, events)
+    if isinstance(source, LedgerSource):
+        source.preload(lot_id)
     target = source.lot(lot_id)
     if target is None:
         raise NotFound(f"no lot {lot_id!r} in this ledger or bundle")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Protocol
 
 from .. import keys
@@ -63,8 +64,13 @@ def format_fraction(f: Fraction) -> str:
     return f"{f.numerator}/{f.denominator}"
 
 
+@lru_cache(maxsize=65536)
 def parse_fraction(s: str) -> Fraction:
-    """Inverse of :func:`format_fraction` (also accepts plain integers and decimals)."""
+    """Inverse of :func:`format_fraction` (also accepts plain integers and decimals).
+
+    Cached: the same few shares ("0/1", "1/1", a blend's result) recur on thousands of lots,
+    and parsing a Fraction from text is slow; Fractions are immutable, so sharing is safe.
+    """
     return Fraction(s)
 
 

@@ -395,6 +395,19 @@ class SqlStore(_Reads):
         )
         return None if row is None else _event_record(row)
 
+    def chains(self, lots: Sequence[str]) -> dict[str, list[int]]:
+        """The log indexes on each lot's chain, in order, for many lots at once."""
+        out: dict[str, list[int]] = {}
+        for chunk in _chunks(list(lots)):
+            marks = ", ".join("?" * len(chunk))
+            for lot, seq in self._query(
+                f"SELECT lot, seq FROM event_lots WHERE lot IN ({marks})", chunk
+            ):
+                out.setdefault(str(lot), []).append(int(seq))
+        for seqs in out.values():
+            seqs.sort()
+        return out
+
     def lot_seqs(self, lot: str, upto: int | None = None) -> list[int]:
         stmt = select(_EVENT_LOTS.c.seq).where(_EVENT_LOTS.c.lot == lot)
         if upto is not None:

@@ -639,3 +639,12 @@ def test_parse_mass_negative(text: str) -> None:
 @given(st.decimals(min_value=0, max_value=Decimal("999999999999.999999"), places=6))
 def test_mass_round_trip(value: Decimal) -> None:
     assert parse_mass(format_mass(value)) == value
+
+
+def test_stored_event_equals_the_validated_parse() -> None:
+    """The trusted fast path for the ledger's own stored bytes builds the same event."""
+    from ledger.events import parse_event, stored_event
+    from tests.unit.scenario import scenario_events
+
+    for ev in scenario_events():
+        assert stored_event(ev.canonical, ev.hash) == parse_event(ev.canonical)
