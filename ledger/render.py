@@ -188,8 +188,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def certificate_html(credential: Mapping[str, Any], *, verify_url: str) -> str:
-    """The certificate as a self-contained HTML page with an inline SVG QR code."""
+def certificate_html(
+    credential: Mapping[str, Any], *, verify_url: str, verification: str | None = None
+) -> str:
+    """The certificate as a self-contained HTML page with an inline SVG QR code and, when
+    given, the result of verifying it (proof, and figures recomputed from its bundle)."""
     subject, report, compliance = _parts(credential)
     header, rows = _share_rows(report)
     qr = renderSVG.drawToString(qr_drawing(verify_url))
@@ -198,6 +201,7 @@ def certificate_html(credential: Mapping[str, Any], *, verify_url: str) -> str:
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _facts(subject)
     )
     e = html.escape
+    checked = "" if verification is None else f"<pre class='verification'>{e(verification)}</pre>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Recycled-content certificate — {e(str(subject.get("lot", "")))}</title>
@@ -216,7 +220,12 @@ text-align:left}}thead th{{background:#e8eef4}}pre{{background:#f6f6f6;padding:1
             _compliance_rows(compliance),
         )
     }
-<h2>Verify</h2><p><a href="{e(verify_url)}">{e(verify_url)}</a></p>
+<h2>Verification</h2>{
+        "" if verification is None else f"<pre class='verification'>{e(verification)}</pre>"
+    }
+<p>This page: <a href="{e(verify_url)}">{e(verify_url)}</a>. Verify it yourself with the
+credential below and its audit bundle: <code>ledger certificate verify cert.json --bundle
+bundle.json --log-key LOG_VKEY</code>.</p>
 <div class="qr" style="width:10rem">{qr}</div>
 <h2>Credential</h2><pre>{e(json.dumps(credential, indent=2, ensure_ascii=False))}</pre>
 </body></html>

@@ -68,7 +68,7 @@ async def create(body: CertificateIn, state: State, principal: Auth) -> Any:
             "not_found",
             f"no lot {body.lot!r} in this ledger (or not in {principal.party!r}'s custody history)",
         )
-    credential, _ = await run_in_threadpool(
+    credential, bundle = await run_in_threadpool(
         issue,
         state.ledger,
         body.lot,
@@ -77,7 +77,11 @@ async def create(body: CertificateIn, state: State, principal: Auth) -> Any:
         model=body.model,
     )
     state.ledger.store.add_certificate(
-        credential["id"], body.lot, json.dumps(credential), credential["validFrom"]
+        credential["id"],
+        body.lot,
+        json.dumps(credential),
+        json.dumps(bundle),
+        credential["validFrom"],
     )
     return JSONResponse(credential, status_code=201)
 
@@ -102,14 +106,32 @@ async def verify(body: VerifyIn, state: State) -> Any:
 
 
 def _stored(state: AppState, cert_id: str, principal: Any) -> dict[str, Any]:
+    credential, _ = _stored_with_bundle(state, cert_id, principal)
+    return credential
+
+
+def _stored_with_bundle(
+    state: AppState, cert_id: str, principal: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
     raw = state.ledger.store.certificate(cert_id)
     if raw is None:
         raise ApiError("not_found", f"no certificate {cert_id!r}")
-    credential: dict[str, Any] = json.loads(raw)
+    credential: dict[str, Any] = json.loads(raw[0])
     view = view_of(state, principal)
     if view is not None and credential["credentialSubject"]["lot"] not in view:
         raise ApiError("not_found", f"no certificate {cert_id!r}")
-    return credential
+    return credential, json.loads(raw[1])
+
+
+def _verification(state: AppState, credential: dict[str, Any], bundle: dict[str, Any]) -> Any:
+    """The certificate checked against the bundle it was computed from (what the page shows)."""
+    return verify_certificate(
+        credential,
+        bundle,
+        log_keys=[state.ledger.log_signer.verifier],
+        issuers=[] if state.attest_did is None else [state.attest_did],
+        config=state.ledger.config,
+    )
 
 
 @router.get(
@@ -131,8 +153,13 @@ def as_pdf(cert_id: str, request: Request, state: State, principal: Auth) -> Res
     summary="The certificate as a web page with a QR code",
 )
 def as_html(cert_id: str, request: Request, state: State, principal: Auth) -> HTMLResponse:
-    credential = _stored(state, cert_id, principal)
-    return HTMLResponse(certificate_html(credential, verify_url=_html_url(request, cert_id)))
+    credential, bundle = _stored_with_bundle(state, cert_id, principal)
+    report = _verification(state, credential, bundle)
+    return HTMLResponse(
+        certificate_html(
+            credential, verify_url=_html_url(request, cert_id), verification=report.to_text()
+        )
+    )
 
 
 @router.get("/{cert_id}", responses=_PROBLEMS, summary="The certificate (the credential JSON)")

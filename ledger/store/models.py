@@ -126,13 +126,14 @@ class CreditRow(SQLModel, table=True):
 
 
 class CertificateRow(SQLModel, table=True):
-    """An issued certificate: the signed credential as JSON."""
+    """An issued certificate: the signed credential and the bundle it was computed from."""
 
     __tablename__ = "certificates"
     __table_args__ = (Index("ix_certificates_lot", "lot"),)
     id: str = Field(sa_column=Column(Text, primary_key=True))
     lot: str = Field(sa_column=Column(Text, nullable=False))
     credential: str = Field(sa_column=Column(Text, nullable=False))
+    bundle: str = Field(sa_column=Column(Text, nullable=False))
     issued_at: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -443,22 +443,24 @@ class SqlStore(_Reads):
         except SQLAlchemyError as e:
             raise StorageError(f"cannot store the token: {e}") from e
 
-    def add_certificate(self, cert_id: str, lot: str, credential: str, issued_at: str) -> None:
-        """Store an issued certificate (append-only)."""
+    def add_certificate(
+        self, cert_id: str, lot: str, credential: str, bundle: str, issued_at: str
+    ) -> None:
+        """Store an issued certificate and its evidence bundle (append-only)."""
         try:
             with self._engine.begin() as c:
                 c.exec_driver_sql(
-                    "INSERT INTO certificates (id, lot, credential, issued_at) VALUES "
-                    + ("(?, ?, ?, ?)" if self.dialect == "sqlite" else "(%s, %s, %s, %s)"),
-                    (cert_id, lot, credential, issued_at),
+                    "INSERT INTO certificates (id, lot, credential, bundle, issued_at) VALUES "
+                    + ("(?, ?, ?, ?, ?)" if self.dialect == "sqlite" else "(%s, %s, %s, %s, %s)"),
+                    (cert_id, lot, credential, bundle, issued_at),
                 )
         except _ERRORS as e:
             raise StorageError(f"cannot store the certificate: {e}") from e
 
-    def certificate(self, cert_id: str) -> str | None:
-        """The credential JSON of an issued certificate, or None."""
-        rows = self._query("SELECT credential FROM certificates WHERE id = ?", (cert_id,))
-        return None if not rows else str(rows[0][0])
+    def certificate(self, cert_id: str) -> tuple[str, str] | None:
+        """(credential JSON, bundle JSON) of an issued certificate, or None."""
+        rows = self._query("SELECT credential, bundle FROM certificates WHERE id = ?", (cert_id,))
+        return None if not rows else (str(rows[0][0]), str(rows[0][1]))
 
     def token(self, token_hash: str) -> tuple[str, str] | None:
         """(party, role) of a live token by its SHA-256, or None."""

@@ -144,11 +144,12 @@ def app_env(url: str, **settings: Any) -> Iterator[Env]:
         env.partner = {p: create_token(led.store, p, "partner") for p in PARTIES}
         env.auditor = create_token(led.store, "auditor", "auditor")
         env.admin = create_token(led.store, "operator", "admin")
-        env.certificate, _ = issue(led, ENCLOSURE, issuer_key=private_key("attest"))
+        env.certificate, cert_bundle = issue(led, ENCLOSURE, issuer_key=private_key("attest"))
         led.store.add_certificate(
             env.certificate["id"],
             ENCLOSURE,
             json.dumps(env.certificate),
+            json.dumps(cert_bundle),
             env.certificate["validFrom"],
         )
         yield env

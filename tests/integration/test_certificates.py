@@ -81,6 +81,9 @@ def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[s
         assert fact in text, fact
     page = client.get(f"/v1/certificates/{cred['id']}.html", headers=_auth(tokens["packco"]))
     assert "<svg" in page.text and ENCLOSURE in page.text
+    # the page the QR code leads to shows the verification against the stored bundle
+    assert f"certificate for lot {ENCLOSURE}: VALID" in page.text
+    assert "figures recomputed from the bundle: yes" in page.text
     assert (
         client.get(f"/v1/certificates/{cred['id']}", headers=_auth(tokens["bwm"])).status_code
         == 404

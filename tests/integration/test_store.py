@@ -16,8 +16,8 @@ ROWS = {
     "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
     "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
     "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
-    "certificates": "INSERT INTO certificates (id, lot, credential, issued_at) "
-    "VALUES ('c1', 'L1', '{}', 't')",
+    "certificates": "INSERT INTO certificates (id, lot, credential, bundle, issued_at) "
+    "VALUES ('c1', 'L1', '{}', '{}', 't')",
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",

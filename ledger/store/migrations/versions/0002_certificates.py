@@ -1,4 +1,5 @@
-"""Issued recycled-content certificates (append-only).
+"""Issued recycled-content certificates with the audit bundle each was computed from
+(append-only).
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Text, primary_key=True),
         sa.Column("lot", sa.Text, nullable=False),
         sa.Column("credential", sa.Text, nullable=False),
+        sa.Column("bundle", sa.Text, nullable=False),
         sa.Column("issued_at", sa.Text, nullable=False),
     )
     op.create_index("ix_certificates_lot", "certificates", ["lot"])
