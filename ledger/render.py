@@ -220,9 +220,7 @@ text-align:left}}thead th{{background:#e8eef4}}pre{{background:#f6f6f6;padding:1
             _compliance_rows(compliance),
         )
     }
-<h2>Verification</h2>{
-        "" if verification is None else f"<pre class='verification'>{e(verification)}</pre>"
-    }
+<h2>Verification</h2>{checked}
 <p>This page: <a href="{e(verify_url)}">{e(verify_url)}</a>. Verify it yourself with the
 credential below and its audit bundle: <code>ledger certificate verify cert.json --bundle
 bundle.json --log-key LOG_VKEY</code>.</p>
