@@ -41,6 +41,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import rules
+from ._gc import gc_paused
 from .errors import LedgerError, NotFound
 from .events import SignedEvent, event_from_json
 from .rules import Lot, Party, format_decimal, format_share, share_report
@@ -480,6 +481,17 @@ def recycled_content(
     Raises:
         NotFound: no such lot (or its lineage is not in the source).
     """
+    with gc_paused():  # thousands of lots, many small allocations: see ledger._gc
+        return _report(ledger_or_state, lot_id, as_of=as_of, events=events)
+
+
+def _report(
+    ledger_or_state: Ledger | rules.MemoryState | LineageSource,
+    lot_id: str,
+    *,
+    as_of: date,
+    events: Iterable[tuple[int, SignedEvent] | Mapping[str, Any]] | None,
+) -> dict[str, Any]:
     from .compliance import evaluate
 
     source = _as_source(ledger_or_state, events)
