@@ -169,6 +169,31 @@ def install(app: FastAPI) -> None:
             if exc.status_code != 404
             else (f"no route {request.method} {request.url.path}; see /openapi.json")
         )
-        # keep Starlette's headers: a 405 must say ``Allow`` (RFC 9110 §15.5.6)
+        # keep Starlette's headers: a 405 must say ``Allow`` (RFC 9110 §15.5.6) — every method
+        # of every route on this path (Starlette names only the first route's)
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return _response(code, detail, request, headers=headers, status=exc.status_code)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the most specific route path matching the request's path."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    by_path: dict[str, set[str]] = {}
+    for route in iter_route_contexts(request.app.routes):
+        if not route.methods:
+            continue
+        for method in route.methods:
+            match, _ = route.matches({**request.scope, "method": method})
+            if match == Match.FULL:
+                by_path.setdefault(str(route.path_format), set()).update(route.methods)
+                break
+    if not by_path:
+        return []
+    best = min(by_path, key=lambda path: (path.count("{"), -len(path)))
+    return sorted(by_path[best])

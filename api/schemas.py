@@ -26,6 +26,8 @@ __all__ = [
     "ReceiptOut",
     "RecycledContentOut",
     "TokenIn",
+    "TokenInfo",
+    "TokenList",
     "TokenOut",
 ]
 
@@ -203,6 +205,22 @@ class TokenOut(BaseModel):
     token: str
     party: str
     role: str
+
+
+class TokenInfo(BaseModel):
+    """A token as the admin sees it: its id is the SHA-256 of the token (the token itself is
+    never stored)."""
+
+    id: str
+    party: str
+    role: str
+    created_at: str
+    revoked: bool
+
+
+class TokenList(BaseModel):
+    items: list[TokenInfo]
+    next: str | None
 
 
 class HealthOut(BaseModel):

@@ -370,6 +370,36 @@ def token_create(
     typer.echo(token)
 
 
+@token_app.command("list")
+def token_list() -> None:
+    """Every token issued: id (SHA-256 of the token), party, role, created, revoked."""
+    from .store.sql import SqlStore
+
+    store = SqlStore(Settings().database_url)
+    for h, party, role, created, revoked in store.tokens():
+        typer.echo(f"{h}  {party:12s} {role:8s} {created}  {'revoked' if revoked else 'live'}")
+    store.close()
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="the token, or its id (SHA-256) from `token list`")],
+) -> None:
+    """Revoke a token (servers stop accepting it within 30 s; at once when revoked over HTTP)."""
+    import re
+
+    from .store.sql import SqlStore
+    from .tokens import hash_token
+
+    token_id = token if re.fullmatch("[0-9a-f]{64}", token) else hash_token(token)
+    store = SqlStore(Settings().database_url)
+    done = store.revoke_token(token_id)
+    store.close()
+    if not done:
+        raise _fail(f"no live token {token_id[:16]}…", 1)
+    typer.echo(f"revoked {token_id}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

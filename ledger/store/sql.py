@@ -469,6 +469,24 @@ class SqlStore(_Reads):
         row = self._run(lambda c: c.execute(stmt).first())
         return None if row is None else (str(row[0]), str(row[1]))
 
+    def tokens(self) -> list[tuple[str, str, str, str, bool]]:
+        """(token hash, party, role, created_at, revoked) of every token ever issued."""
+        rows = self._query(
+            "SELECT token_hash, party, role, created_at, revoked FROM tokens ORDER BY created_at"
+        )
+        return [(str(h), str(p), str(r), str(c), bool(v)) for h, p, r, c, v in rows]
+
+    def revoke_token(self, token_hash: str) -> bool:
+        """Revoke a token by its hash; False when there is no such live token."""
+        try:
+            with self._engine.begin() as c:
+                sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
+                if self.dialect == "postgresql":
+                    sql = sql.replace("?", "%s")
+                return bool(c.exec_driver_sql(sql, (token_hash,)).rowcount)
+        except _ERRORS as e:
+            raise StorageError(f"cannot revoke the token: {e}") from e
+
     def custody_lots(self, party: str) -> list[str]:
         """Lots ``party`` holds, has held, or has had shipped to it."""
         stmt = select(_CUSTODY.c.lot).where(_CUSTODY.c.party == party).distinct()

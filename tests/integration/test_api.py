@@ -33,7 +33,7 @@ from ledger.events import SIGNING_PREFIX, SignedEvent, build_event, format_mass,
 from ledger.keys import b64url_encode, save_private_key
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.tokens import create_token
+from ledger.tokens import create_token, hash_token
 from ledger.verify import verify_bundle
 from tests.conftest import _pg_schema_url
 from tests.integration.helpers import ORIGIN, log_signer, scenario_ledger
@@ -234,6 +234,8 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("GET", "/v1/log/proof/inclusion", "inclusion"): PUBLIC,
     ("GET", "/v1/log/proof/consistency", "consistency"): PUBLIC,
     ("POST", "/v1/tokens", "tokens"): _row(401, 401, 403, 403, 403, 201),
+    ("GET", "/v1/tokens", "token-list"): _row(401, 401, 403, 403, 403, 200),
+    ("DELETE", "/v1/tokens/{token_id}", "token-revoke"): _row(401, 401, 403, 403, 403, 204),
     ("GET", "/healthz", "healthz"): PUBLIC,
     ("GET", "/openapi.json", "openapi"): PUBLIC,
     ("GET", "/docs", "docs"): PUBLIC,
@@ -258,6 +260,9 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         return env.client.post(
             "/v1/tokens", json={"party": "packco", "role": "partner"}, headers=headers
         )
+    if label == "token-revoke":  # a fresh throw-away token each time
+        spare = create_token(env.ledger.store, "lab", "partner")
+        return env.client.delete(f"/v1/tokens/{hash_token(spare)}", headers=headers)
     if label == "certificates":
         return env.client.post("/v1/certificates", json={"lot": ENCLOSURE}, headers=headers)
     if label == "certificate-verify":
@@ -268,6 +273,7 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
     cert = env.certificate.get("id", "none")
     path = {
         "lot-recycled-content": f"/v1/lots/{ENCLOSURE}/recycled-content",
+        "token-list": "/v1/tokens",
         "certificate": f"/v1/certificates/{cert}",
         "certificate-pdf": f"/v1/certificates/{cert}.pdf",
         "certificate-html": f"/v1/certificates/{cert}.html",
@@ -946,3 +952,27 @@ def test_openapi_lists_every_route_and_documents_the_event_body(env: Env) -> Non
     assert "application/problem+json" in post["responses"]["409"]["content"]
     batch = doc["paths"]["/v1/events/batch"]["post"]
     assert "requestBody" in batch
+
+
+def test_admin_lists_and_revokes_tokens_with_immediate_effect(env: Env) -> None:
+    spare = create_token(env.ledger.store, "lab", "partner")
+    assert env.get("/v1/parties", spare).status_code == 200  # now cached by the server
+    listed = env.get("/v1/tokens", env.admin).json()["items"]
+    mine = [t for t in listed if t["id"] == hash_token(spare)]
+    assert mine == [
+        {
+            "id": hash_token(spare),
+            "party": "lab",
+            "role": "partner",
+            "created_at": mine[0]["created_at"],
+            "revoked": False,
+        }
+    ]
+    assert spare not in str(listed)  # only hashes are stored and shown
+    gone = env.client.delete(f"/v1/tokens/{hash_token(spare)}", headers=env.headers(env.admin))
+    assert gone.status_code == 204
+    assert_problem(env.get("/v1/parties", spare), 401, "unauthorized")
+    again = env.client.delete(f"/v1/tokens/{hash_token(spare)}", headers=env.headers(env.admin))
+    assert_problem(again, 404, "not_found")
+    listed = env.get("/v1/tokens", env.admin).json()["items"]
+    assert [t["revoked"] for t in listed if t["id"] == hash_token(spare)] == [True]

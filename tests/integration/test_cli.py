@@ -95,3 +95,17 @@ def test_example_keys_are_refused_outside_demo_mode(
     assert result.exit_code == 2 and "example key" in result.output
     monkeypatch.setenv("LEDGER_DEMO", "1")
     assert Settings().log_signer().name == "cli.test/log"
+
+
+def test_token_create_list_and_revoke(env: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    listed = runner.invoke(app, ["token", "list"])
+    assert listed.exit_code == 0 and "bwm" in listed.output and "live" in listed.output
+    assert token not in listed.output
+    revoked = runner.invoke(app, ["token", "revoke", token])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in runner.invoke(app, ["token", "list"]).output
+    assert runner.invoke(app, ["token", "revoke", token]).exit_code == 1
