@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
@@ -381,6 +381,21 @@ def _index(
     return table
 
 
+def _known_once(
+    sigs: Sequence[NoteSignature], known: Mapping[tuple[str, bytes], bytes]
+) -> Iterator[tuple[NoteSignature, bytes]]:
+    """Each signature line by a known key, with that key; a repeated line by the same key
+    is skipped (as golang.org/x/mod/sumdb/note does)."""
+    seen: set[tuple[str, bytes]] = set()
+    for sig in sigs:
+        k = (sig.name, sig.key_id)
+        pub = known.get(k)
+        if pub is None or k in seen:
+            continue
+        seen.add(k)
+        yield sig, pub
+
+
 def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     """Parse a signed note and verify its signatures by the known ``verifiers``.
 
@@ -395,13 +410,7 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     known = _index(verifiers)
     message = text.encode("utf-8")
     verified: list[str] = []
-    seen: set[tuple[str, bytes]] = set()
-    for sig in sigs:
-        k = (sig.name, sig.key_id)
-        pub = known.get(k)
-        if pub is None or k in seen:
-            continue
-        seen.add(k)
+    for sig, pub in _known_once(sigs, known):
         if not keys.verify(pub, sig.signature, message):
             raise CheckpointError(
                 f"the signature by {sig.name}+{sig.key_id.hex()} does not verify: the note was "
@@ -591,13 +600,7 @@ def verify_cosignatures(
     text, sigs = _parse_note(note)
     body = text.encode("utf-8")
     good: list[str] = []
-    seen: set[tuple[str, bytes]] = set()
-    for sig in sigs:
-        k = (sig.name, sig.key_id)
-        pub = known.get(k)
-        if pub is None or k in seen:
-            continue
-        seen.add(k)
+    for sig, pub in _known_once(sigs, known):
         if len(sig.signature) != 8 + 64:
             raise CheckpointError(f"cosignature by {sig.name} is not a timestamped signature")
         ts = int.from_bytes(sig.signature[:8], "big")
