@@ -580,11 +580,6 @@ def event_from_json(obj: Any) -> SignedEvent:
             f"is {len(canonical_bytes)} bytes in canonical form, over the "
             f"{canonical.MAX_EVENT_BYTES}-byte limit; shorten it (e.g. fewer or shorter documents)",
         )
-    # The JCS text ends with ,"sig":"S","time":"T","type":"Y"} (ASCII); cut the sig member out.
-    tail = 21 + len(time) + len(ev_type)
-    cut = tail + 9 + len(sig_text)
-    if canonical_bytes[-cut:-tail] != f',"sig":"{sig_text}"'.encode():  # pragma: no cover
-        raise AssertionError("canonical envelope does not end with sig, time, type")
     return SignedEvent(
         ev_id,
         ev_type,
@@ -596,9 +591,22 @@ def event_from_json(obj: Any) -> SignedEvent:
         _b64decode(sig_text + "=="),
         obj,
         canonical_bytes,
-        SIGNING_PREFIX + canonical_bytes[:-cut] + canonical_bytes[-tail:],
+        _signing_input(canonical_bytes, sig_text, time, ev_type),
         _sha256(canonical_bytes).hexdigest(),
     )
+
+
+def _signing_input(canonical_bytes: bytes, sig_text: str, time: str, ev_type: str) -> bytes:
+    """``SIGNING_PREFIX + JCS(envelope without sig)``, cut out of ``JCS(envelope)``.
+
+    The JCS text ends with ``,"sig":"S","time":"T","type":"Y"}`` (ASCII members, sorted), so
+    the signing input is that text with the ``sig`` member removed.
+    """
+    tail = 21 + len(time) + len(ev_type)
+    cut = tail + 9 + len(sig_text)
+    if canonical_bytes[-cut:-tail] != f',"sig":"{sig_text}"'.encode():  # pragma: no cover
+        raise AssertionError("canonical envelope does not end with sig, time, type")
+    return SIGNING_PREFIX + canonical_bytes[:-cut] + canonical_bytes[-tail:]
 
 
 def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
@@ -610,8 +618,6 @@ def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
     """
     obj = json.loads(canonical_bytes)
     sig_text = obj["sig"]
-    tail = 21 + len(obj["time"]) + len(obj["type"])
-    cut = tail + 9 + len(sig_text)
     return SignedEvent(
         obj["id"],
         obj["type"],
@@ -623,7 +629,7 @@ def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
         _b64decode(sig_text + "=="),
         obj,
         canonical_bytes,
-        SIGNING_PREFIX + canonical_bytes[:-cut] + canonical_bytes[-tail:],
+        _signing_input(canonical_bytes, sig_text, obj["time"], obj["type"]),
         event_hash,
     )
 
