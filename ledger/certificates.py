@@ -19,10 +19,10 @@ from . import rules
 from .checkpoint import Checkpoint, Verifier
 from .credentials import issue_certificate, verify_proof
 from .errors import LedgerError
-from .events import format_mass, format_time
+from .events import event_from_json, format_mass, format_time
 from .keys import Ed25519PrivateKey
 from .recycled import recycled_content
-from .verify import VerificationReport, _Replay, bundle_digest, verify_bundle
+from .verify import VerificationReport, bundle_digest, replay, verify_bundle
 
 if TYPE_CHECKING:
     from .service import Ledger
@@ -33,18 +33,15 @@ MODELS = ("controlled_blending", "mass_balance")
 
 
 def _replay(bundle: Mapping[str, Any], config: rules.RuleConfig) -> rules.MemoryState:
-    """The bundle's entries replayed through the rules (signatures checked, proofs not)."""
-    state = _Replay()
+    """The bundle's entries replayed through the rules (signatures checked, proofs not);
+    malformed entries are left out."""
+    pairs = []
     for entry in bundle["entries"]:
-        from .events import event_from_json
-
         try:
-            state.accept(
-                event_from_json(entry["event"]), seq=int(entry["seq"]), now=None, config=config
-            )
+            pairs.append((int(entry["seq"]), event_from_json(entry["event"])))
         except (LedgerError, KeyError, TypeError, ValueError):
             continue
-    return state
+    return replay(pairs, config)
 
 
 def subject_from_bundle(

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import rules
 from ._gc import gc_paused
-from .errors import LedgerError, NotFound
+from .errors import NotFound
 from .events import SignedEvent, event_from_json
 from .rules import Lot, Party, format_decimal, format_share, share_report
 
@@ -179,17 +179,10 @@ def source_for(ledger: Ledger, lot_id: str, *, upto: int | None = None) -> Linea
     if upto is None:
         return LedgerSource(ledger)
     from .bundle import closure_seqs
-    from .verify import _Replay
+    from .verify import replay
 
-    events = closure_seqs(ledger, lot_id, upto + 1)
-    state = _Replay()
-    pairs = sorted(events.items())
-    for seq, ev in pairs:
-        try:
-            state.accept(ev, seq=seq, now=None, config=ledger.config, verify_signature=False)
-        except LedgerError:  # pragma: no cover - the stored log replays; fsck says if not
-            continue
-    return ReplaySource(state, pairs)
+    pairs = sorted(closure_seqs(ledger, lot_id, upto + 1).items())
+    return ReplaySource(replay(pairs, ledger.config, verify_signature=False), pairs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,7 @@ from .checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
 from .errors import LedgerError, RuleViolation
 from .events import SignedEvent, event_from_json, parse_time
 
-__all__ = ["Finding", "VerificationReport", "verify_bundle"]
+__all__ = ["Finding", "VerificationReport", "replay", "verify_bundle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +158,23 @@ class _Replay(rules.MemoryState):
 
     def credit(self, account: tuple[str, str, str, str]) -> Decimal:
         return Decimal("1e30")
+
+
+def replay(
+    events: Iterable[tuple[int, SignedEvent]],
+    config: rules.RuleConfig,
+    *,
+    verify_signature: bool = True,
+) -> rules.MemoryState:
+    """The state after ``(seq, event)`` pairs (in log order) went through the rules, credits
+    unbounded as in the verifier; an event the rules refuse is left out."""
+    state = _Replay()
+    for seq, ev in events:
+        try:
+            state.accept(ev, seq=seq, now=None, config=config, verify_signature=verify_signature)
+        except LedgerError:
+            continue
+    return state
 
 
 def _entry_fields(entry: Any) -> tuple[int, Any, list[bytes]]:
