@@ -40,10 +40,10 @@ def closure_seqs(ledger: Ledger, lot: str, size: int) -> dict[int, SignedEvent]:
     todo = [lot]
     while todo:
         current = todo.pop()
-        seqs = [s for s in store.lot_seqs(current, need[current]) if s not in events]
-        for rec in store.events_by_seqs(seqs):
+        chain = store.lot_seqs(current, need[current])
+        for rec in store.events_by_seqs([s for s in chain if s not in events]):
             events[rec.seq] = parse_event(rec.canonical)
-        for s in store.lot_seqs(current, need[current]):
+        for s in chain:
             ev = events[s]
             if ev.type != "lot.transform":
                 continue
