@@ -7,16 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ledger.credentials import did_key
+from ledger.attest.credentials import did_key
+from ledger.core.keys import Ed25519PrivateKey, public_raw
 from ledger.errors import LedgerError
-from ledger.keys import Ed25519PrivateKey, public_raw
 from ledger.service import Ledger
-from ledger.settings import ExampleKeyRefused, Settings, open_ledger
+from ledger.service.settings import ExampleKeyRefused, Settings, open_ledger
 
 from . import problems
+from .deps import AppState
 from .limits import RateLimiter
 from .routes import admin, certificates, events, log, lots, parties
-from .state import AppState
 
 __all__ = ["create_app"]
 

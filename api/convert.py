@@ -1,12 +1,11 @@
-"""Domain values (``ledger.rules`` records) to API response models."""
+"""Domain values (``ledger.core.rules`` records) to API response models."""
 
 from __future__ import annotations
 
 import base64
 
-from ledger.rules import Key, Lot, Party, format_decimal, share_report
-
-from .schemas import KeyOut, LotOut, PartyOut, SharesOut, SiteOut
+from ledger.client.models import KeyOut, LotOut, PartyOut, SharesOut, SiteOut
+from ledger.core.rules import Key, Lot, Party, format_decimal, share_report
 
 __all__ = ["b64", "key_out", "lot_out", "party_out"]
 

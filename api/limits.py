@@ -8,7 +8,7 @@ import time
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from .problems import ApiError
+from .problems import HttpProblem
 
 __all__ = ["RateLimiter", "read_body"]
 
@@ -41,7 +41,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413 ``too_large``) anything over ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(
+        raise HttpProblem(
             "too_large",
             f"the body of {declared} bytes is over the {limit}-byte "
             "limit; send less (an event is at most 64 KiB, a batch at most its limit)",
@@ -52,8 +52,10 @@ async def read_body(request: Request, limit: int) -> bytes:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise ApiError("too_large", f"the body is over the {limit}-byte limit; send less")
+                raise HttpProblem(
+                    "too_large", f"the body is over the {limit}-byte limit; send less"
+                )
             chunks.append(chunk)
     except ClientDisconnect:
-        raise ApiError("bad_request", "the client disconnected before the whole body") from None
+        raise HttpProblem("bad_request", "the client disconnected before the whole body") from None
     return b"".join(chunks)

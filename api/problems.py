@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
 
-__all__ = ["ApiError", "install", "problem", "status_of"]
+__all__ = ["HttpProblem", "install", "problem", "status_of"]
 
 PROBLEM_TYPE = "https://ltl.example/problems/"
 logger = logging.getLogger("ltl.api")
@@ -61,8 +61,9 @@ TITLES = {
 }
 
 
-class ApiError(Exception):
-    """An HTTP-level refusal raised by routes and dependencies (mapped below)."""
+class HttpProblem(Exception):
+    """An HTTP-level refusal raised by routes and dependencies (mapped below): ``code`` (its
+    status comes from :data:`STATUS`), a ``detail`` saying what to do, and response headers."""
 
     def __init__(self, code: str, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -110,8 +111,8 @@ def _response(
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(HttpProblem)
+    async def _api(request: Request, exc: HttpProblem) -> JSONResponse:
         return _response(exc.code, exc.detail, request, exc.headers)
 
     @app.exception_handler(RuleViolation)

@@ -1,1 +1,3 @@
-"""Routers, one module per resource."""
+"""One router per resource. Each imports what it shares from ``api.deps``, never another route."""
+
+__all__: list[str] = []

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 
-from ledger.tokens import Principal, create_token
+from ledger.client.models import HealthOut, TokenIn, TokenInfo, TokenList, TokenOut
+from ledger.core.values import HASH_RE
 
-from ..auth import require
-from ..problems import ApiError
-from ..routes.events import _PROBLEMS
-from ..schemas import HealthOut, TokenIn, TokenInfo, TokenList, TokenOut
-from ..state import AppState, get_state
+from ..deps import PROBLEMS, Admin, State
+from ..problems import HttpProblem
+
+__all__ = ["router"]
 
 router = APIRouter(tags=["admin"])
-State = Annotated[AppState, Depends(get_state)]
 
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness and log size (no token)")
@@ -27,29 +26,24 @@ def health(state: State) -> HealthOut:
     "/v1/tokens",
     response_model=TokenOut,
     status_code=201,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="Issue a token (admin only); the token is shown once",
 )
-def new_token(
-    body: TokenIn, state: State, principal: Annotated[Principal, Depends(require("admin"))]
-) -> TokenOut:
-    token = create_token(state.ledger.store, body.party, body.role)
+def new_token(body: TokenIn, state: State, principal: Admin) -> TokenOut:
+    token = state.ledger.create_token(body.party, body.role)
     return TokenOut(token=token, party=body.party, role=body.role)
-
-
-Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 @router.get(
     "/v1/tokens",
     response_model=TokenList,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="Every token issued (admin only): its hash, party, role and state",
 )
 def list_tokens(state: State, principal: Admin) -> TokenList:
     items = [
-        TokenInfo(id=h, party=p, role=r, created_at=c, revoked=v)
-        for h, p, r, c, v in state.ledger.store.tokens()
+        TokenInfo(id=t.hash, party=t.party, role=t.role, created_at=t.created_at, revoked=t.revoked)
+        for t in state.ledger.tokens()
     ]
     return TokenList(items=items, next=None)
 
@@ -57,16 +51,16 @@ def list_tokens(state: State, principal: Admin) -> TokenList:
 @router.delete(
     "/v1/tokens/{token_id}",
     status_code=204,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="Revoke a token by its id (the SHA-256 of the token; admin only)",
 )
 def revoke_token(
     state: State,
     principal: Admin,
-    token_id: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+    token_id: Annotated[str, Path(pattern=f"^{HASH_RE.pattern}$")],
 ) -> Response:
-    if not state.ledger.store.revoke_token(token_id):
-        raise ApiError("not_found", f"no live token {token_id[:16]}…")
+    if not state.ledger.revoke_token(token_id):
+        raise HttpProblem("not_found", f"no live token {token_id[:16]}…")
     for token, (cached, _) in list(state.tokens.items()):  # effective at once, here
         if cached.token_hash == token_id:
             del state.tokens[token]

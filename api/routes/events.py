@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ledger import canonical
+from ledger.client.models import (
+    BatchItem,
+    BatchOut,
+    EventOut,
+    InclusionProofOut,
+    Problem,
+    ReceiptOut,
+)
+from ledger.core import canonical
+from ledger.core.events import event_from_json, parse_event
+from ledger.core.receipt import Receipt
+from ledger.core.values import EVENT_TYPES, HASH_RE, KID_RE, PARTY_ID_RE, UUID_RE
 from ledger.errors import LedgerError
-from ledger.events import EVENT_TYPES, event_from_json, parse_event
-from ledger.service import Receipt
-from ledger.tokens import Principal
 
-from ..auth import Auth, check_actor, require_writer, view_of
 from ..convert import b64
+from ..deps import PROBLEMS, Auth, State, Writer, check_actor, view_of
 from ..limits import read_body
-from ..problems import ApiError, problem, status_of
-from ..schemas import BatchItem, BatchOut, EventOut, InclusionProofOut, Problem, ReceiptOut
-from ..state import AppState, get_state
+from ..problems import HttpProblem, problem, status_of
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-
-State = Annotated[AppState, Depends(get_state)]
-Writer = Annotated[Principal, Depends(require_writer)]
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -35,13 +40,10 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "ltl": {"const": 1},
-        "id": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-        },
+        "id": {"type": "string", "pattern": f"^{UUID_RE.pattern}$"},
         "type": {"type": "string", "enum": list(EVENT_TYPES)},
-        "actor": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
-        "kid": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "actor": {"type": "string", "pattern": f"^{PARTY_ID_RE.pattern}$"},
+        "kid": {"type": "string", "pattern": f"^{KID_RE.pattern}$"},
         "time": {
             "type": "string",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?Z$",
@@ -49,7 +51,7 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
         "prev": {
             "type": "object",
             "description": "lot id -> that lot's current head, for every existing lot touched",
-            "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "additionalProperties": {"type": "string", "pattern": f"^{HASH_RE.pattern}$"},
         },
         "body": {"type": "object"},
         "sig": {"type": "string", "pattern": "^[A-Za-z0-9_-]{85}[AQgw]$"},
@@ -86,17 +88,6 @@ _BATCH_BODY = {
         },
     }
 }
-#: Problem answers: the body is a ``Problem`` served as application/problem+json (FastAPI also
-#: lists the model under application/json; the ``model`` keeps it in components/schemas).
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {
-        "model": Problem,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
-    for code in (400, 401, 403, 404, 409, 413, 422, 429)
-}
 
 
 @router.post(
@@ -105,7 +96,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     response_model=ReceiptOut,
     responses={
         200: {"model": ReceiptOut, "description": "the same event again (idempotent)"},
-        **_PROBLEMS,
+        **PROBLEMS,
     },
     openapi_extra=_EVENT_BODY,
     summary="Append one signed event",
@@ -122,7 +113,7 @@ async def post_event(request: Request, state: State, principal: Writer) -> Any:
 @router.post(
     "/batch",
     response_model=BatchOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     openapi_extra=_BATCH_BODY,
     summary="Append up to 1000 signed events, each accepted or refused on its own, in order",
 )
@@ -131,9 +122,9 @@ async def post_batch(request: Request, state: State, principal: Writer) -> Batch
     raw = await read_body(request, limit)
     doc = canonical.loads(raw, max_bytes=limit)
     if not isinstance(doc, dict) or set(doc) != {"events"} or not isinstance(doc["events"], list):
-        raise ApiError("bad_request", 'send {"events": [signed event, ...]}')
+        raise HttpProblem("bad_request", 'send {"events": [signed event, ...]}')
     if len(doc["events"]) > state.settings.max_batch_events:
-        raise ApiError(
+        raise HttpProblem(
             "too_large", f"at most {state.settings.max_batch_events} events per batch; split it"
         )
     items: list[BatchItem | None] = []
@@ -145,7 +136,7 @@ async def post_batch(request: Request, state: State, principal: Writer) -> Batch
         except LedgerError as e:
             items.append(_problem_item(e.code, e.message))
             continue
-        except ApiError as e:
+        except HttpProblem as e:
             items.append(_problem_item(e.code, e.detail))
             continue
         valid.append((len(items), ev))
@@ -177,7 +168,7 @@ def _problem_item(code: str, detail: str) -> BatchItem:
 @router.get(
     "/{event_hash}",
     response_model=EventOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="A signed event with its inclusion proof against the latest checkpoint",
 )
 def get_event(event_hash: str, state: State, principal: Auth) -> EventOut:
@@ -185,7 +176,7 @@ def get_event(event_hash: str, state: State, principal: Auth) -> EventOut:
     lots = (*ev.lots_touched, *ev.lots_created)
     view = view_of(state, principal)
     if view is not None and lots and not any(_sees(view, lot, seq) for lot in lots):
-        raise ApiError("not_found", f"no event with hash {event_hash!r}")
+        raise HttpProblem("not_found", f"no event with hash {event_hash!r}")
     cp = state.ledger.checkpoint()
     index, size, proof = state.ledger.inclusion_proof(ev.hash, cp.size)
     return EventOut(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from ledger.client.models import ConsistencyProofOut, InclusionProofOut
+from ledger.core.values import HASH_RE
+
 from ..convert import b64
-from ..routes.events import _PROBLEMS
-from ..schemas import ConsistencyProofOut, InclusionProofOut
-from ..state import AppState, get_state
+from ..deps import PROBLEMS, State
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
-State = Annotated[AppState, Depends(get_state)]
 
 
 @router.get(
@@ -28,12 +30,12 @@ def checkpoint(state: State) -> PlainTextResponse:
 @router.get(
     "/proof/inclusion",
     response_model=InclusionProofOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="Inclusion proof of an event (by hash) in the tree of `size`",
 )
 def inclusion(
     state: State,
-    hash: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
+    hash: Annotated[str, Query(pattern=f"^{HASH_RE.pattern}$")],
     size: Annotated[int | None, Query(ge=1)] = None,
 ) -> InclusionProofOut:
     index, tree_size, proof = state.ledger.inclusion_proof(hash, size)
@@ -43,7 +45,7 @@ def inclusion(
 @router.get(
     "/proof/consistency",
     response_model=ConsistencyProofOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="Consistency proof between two tree sizes",
 )
 def consistency(

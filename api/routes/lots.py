@@ -11,22 +11,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ledger.bundle import build_bundle
-from ledger.events import LOT_ID_RE, PARTY_ID_RE
-from ledger.provenance import lots_as_of, provenance
-from ledger.recycled import recycled_content, source_for
-from ledger.rules import Lot
-from ledger.tokens import Principal
-
-from ..auth import Auth, view_of
-from ..convert import lot_out
-from ..problems import ApiError
-from ..routes.events import _PROBLEMS
-from ..schemas import (
+from ledger.client.models import (
     BundleOut,
     ChainItem,
     ChainOut,
@@ -35,10 +24,17 @@ from ..schemas import (
     ProvenanceOut,
     RecycledContentOut,
 )
-from ..state import AppState, get_state
+from ledger.core.rules import Lot
+from ledger.core.values import LOT_ID_RE, PARTY_ID_RE
+from ledger.service.tokens import Principal
+
+from ..convert import lot_out
+from ..deps import PROBLEMS, AppState, Auth, State, view_of
+from ..problems import HttpProblem
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/lots", tags=["lots"])
-State = Annotated[AppState, Depends(get_state)]
 
 
 def _lot_named(request: Request, lot: str, word: str) -> str | None:
@@ -63,7 +59,7 @@ def _readable(state: AppState, principal: Principal, lot: str) -> int | None:
     (None: all of it)."""
     view = view_of(state, principal)
     if LOT_ID_RE.fullmatch(lot) is None or (view is not None and lot not in view):
-        raise ApiError(
+        raise HttpProblem(
             "not_found", f"no lot {lot!r} in this ledger (or not visible to {principal.party!r})"
         )
     return None if view is None else view[lot]
@@ -73,10 +69,10 @@ def _state(state: AppState, lot: str, cutoff: int | None) -> Lot:
     """The lot now, or as it was at a partner's cut-off."""
     if cutoff is None:
         return state.ledger.lot(lot)
-    return lots_as_of(state.ledger, {lot: cutoff})[lot]
+    return state.ledger.lots_as_of({lot: cutoff})[lot]
 
 
-@router.get("", response_model=LotList, responses=_PROBLEMS, summary="Lots, by id")
+@router.get("", response_model=LotList, responses=PROBLEMS, summary="Lots, by id")
 def list_lots(
     state: State,
     principal: Auth,
@@ -109,7 +105,7 @@ def list_lots(
             cursor = None
             break
     if view is not None:  # upstream lots as they were when they entered the partner's lineage
-        past = lots_as_of(state.ledger, {x.lot: c for x in items if (c := view[x.lot]) is not None})
+        past = state.ledger.lots_as_of({x.lot: c for x in items if (c := view[x.lot]) is not None})
         items = [past.get(x.lot, x) for x in items]
     return LotList(items=[lot_out(x) for x in items], next=cursor if len(items) == limit else None)
 
@@ -117,7 +113,7 @@ def list_lots(
 @router.get(
     "/{lot:path}/events",
     response_model=ChainOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="The lot's chain: its creation, then every event that named it",
 )
 def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any:
@@ -136,34 +132,34 @@ def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any
 @router.get(
     "/{lot:path}/provenance",
     response_model=ProvenanceOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="The upstream graph: lots, transforms and shipments",
 )
 def lot_provenance(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "provenance")) is not None:
         return _lot_response(state, principal, whole)
     _readable(state, principal, lot)
-    return ProvenanceOut(**provenance(state.ledger, lot, view_of(state, principal)))
+    return ProvenanceOut(**state.ledger.provenance(lot, view_of(state, principal)))
 
 
 @router.get(
     "/{lot:path}/bundle",
     response_model=BundleOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="The audit bundle (SPEC §6): verify it offline with the log key",
 )
 async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "bundle")) is not None:
         return _lot_response(state, principal, whole)
     cutoff = _readable(state, principal, lot)
-    bundle = await run_in_threadpool(build_bundle, state.ledger, lot, upto=cutoff)
+    bundle = await run_in_threadpool(state.ledger.bundle, lot, upto=cutoff)
     return BundleOut(**bundle)
 
 
 @router.get(
     "/{lot:path}/recycled-content",
     response_model=RecycledContentOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="The recycled-content report (SPEC §7) with the compliance evaluations",
 )
 def lot_recycled_content(
@@ -180,11 +176,11 @@ def lot_recycled_content(
         return _lot_response(state, principal, whole)
     cutoff = _readable(state, principal, lot)
     day = as_of if as_of is not None else datetime.now(UTC).date()
-    report = recycled_content(source_for(state.ledger, lot, upto=cutoff), lot, as_of=day)
+    report = state.ledger.recycled_content(lot, as_of=day, upto=cutoff)
     RecycledContentOut.model_validate(report)  # the documented shape, checked
     return JSONResponse(report)  # as computed: members a rule pack adds are kept verbatim
 
 
-@router.get("/{lot:path}", response_model=LotOut, responses=_PROBLEMS, summary="One lot")
+@router.get("/{lot:path}", response_model=LotOut, responses=PROBLEMS, summary="One lot")
 def get_lot(lot: str, state: State, principal: Auth) -> LotOut:
     return lot_out(_state(state, lot, _readable(state, principal, lot)))

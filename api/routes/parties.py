@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from ledger.events import PARTY_ID_RE
+from ledger.client.models import PartyList, PartyOut
+from ledger.core.values import PARTY_ID_RE
 
-from ..auth import Auth
 from ..convert import party_out
-from ..problems import ApiError
-from ..routes.events import _PROBLEMS
-from ..schemas import PartyList, PartyOut
-from ..state import AppState, get_state
+from ..deps import PROBLEMS, Auth, State
+from ..problems import HttpProblem
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
 PARTY_PATTERN = "^" + PARTY_ID_RE.pattern + "$"
-State = Annotated[AppState, Depends(get_state)]
 
 
-@router.get("", response_model=PartyList, responses=_PROBLEMS, summary="Registered parties")
+@router.get("", response_model=PartyList, responses=PROBLEMS, summary="Registered parties")
 def list_parties(
     state: State,
     principal: Auth,
@@ -35,11 +34,11 @@ def list_parties(
 @router.get(
     "/{party_id}",
     response_model=PartyOut,
-    responses=_PROBLEMS,
+    responses=PROBLEMS,
     summary="A party and its key history",
 )
 def get_party(party_id: str, state: State, principal: Auth) -> PartyOut:
     if PARTY_ID_RE.fullmatch(party_id) is None:
-        raise ApiError("not_found", f"{party_id!r} is not a party id (SPEC §1)")
+        raise HttpProblem("not_found", f"{party_id!r} is not a party id (SPEC §1)")
     party = state.ledger.party(party_id)
     return party_out(party, state.ledger.party_keys(party_id))

@@ -1,5 +1,9 @@
 """SQL storage for SQLite (WAL, synchronous=FULL) and PostgreSQL (psycopg), one code path.
 
+The column lists come from the table models (``ledger.store.models``) and nowhere else: a
+derived table is its key column, the record members copied into columns for filtering, and
+``data`` (the record as JSON), in that order.
+
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` so a commit is fsync'd before it
 returns; PostgreSQL keeps its default ``synchronous_commit=on``. Writers are serialized across
 threads and processes: SQLite with ``BEGIN IMMEDIATE``, PostgreSQL with a transaction-scoped
@@ -8,10 +12,12 @@ advisory lock. The schema comes only from the Alembic migration (``migrate``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +33,16 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    insert,
     or_,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from ..core.rules import Account, Key, Lot, Party
 from ..errors import StorageError
-from .base import CheckpointRecord, EventRecord
 from .models import (
+    CertificateRow,
     CheckpointRow,
     CreditRow,
     CustodyRow,
@@ -49,6 +55,15 @@ from .models import (
     PartyRow,
     TokenRow,
 )
+from .protocol import (
+    AppendBatch,
+    CertificateRecord,
+    CheckpointRecord,
+    EventMeta,
+    EventRecord,
+    StateRow,
+    TokenRecord,
+)
 
 __all__ = ["SqlStore", "migrate", "normalize_url"]
 
@@ -57,25 +72,72 @@ _EVENT_LOTS: Table = EventLotRow.__table__  # type: ignore[attr-defined]
 _PARTY_EVENTS: Table = PartyEventRow.__table__  # type: ignore[attr-defined]
 _NODES: Table = NodeRow.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
-_STATE: dict[str, Table] = {
-    "parties": PartyRow.__table__,  # type: ignore[attr-defined]
-    "keys": KeyRow.__table__,  # type: ignore[attr-defined]
-    "lots": LotRow.__table__,  # type: ignore[attr-defined]
-}
-_STATE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "parties": ("id", "data"),
-    "keys": ("kid", "party", "data"),
-    "lots": ("lot", "custodian", "status", "material", "head", "data"),
-}
 _CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
-_INDEX: dict[str, tuple[Table, str]] = {
-    "event_lots": (_EVENT_LOTS, "lot"),
-    "party_events": (_PARTY_EVENTS, "party"),
-}
 _CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
+_TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
+_INDEX: dict[str, Table] = {"event_lots": _EVENT_LOTS, "party_events": _PARTY_EVENTS}
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
+def _names(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns)
+
+
+class _Derived:
+    """A derived table (``parties``, ``keys``, ``lots``): key, copied members, ``data``."""
+
+    def __init__(self, table: Table, record: type[Party] | type[Key] | type[Lot]) -> None:
+        cols = _names(table)
+        if cols[-1] != "data" or len(table.primary_key.columns) != 1:  # pragma: no cover
+            raise AssertionError(f"{table.name}: key column first, data last")
+        self.table = table
+        self.name = str(table.name)
+        self.key = cols[0]
+        self.copied = cols[1:-1]
+        self.columns = cols
+        self.record = record
+
+    def row(self, key: str, record: Party | Key | Lot) -> tuple[Any, ...]:
+        # ``to_dict`` builds members in a fixed order: no sorting needed
+        data = record.to_dict()
+        return (key, *(data[c] for c in self.copied), _ENCODER.encode(data))
+
+    def parse(self, data: str) -> Any:
+        return self.record.from_dict(json.loads(data))
+
+
+_PARTIES = _Derived(PartyRow.__table__, Party)  # type: ignore[attr-defined]
+_KEYS = _Derived(KeyRow.__table__, Key)  # type: ignore[attr-defined]
+_LOTS = _Derived(LotRow.__table__, Lot)  # type: ignore[attr-defined]
+_DERIVED = {d.name: d for d in (_PARTIES, _KEYS, _LOTS)}
+_CREDIT_KEY = _names(_CREDITS)[:-1]  # party, site, element, category (then balance)
+
+
+def _insert_sql(table: Table) -> str:
+    cols = _names(table)
+    return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def _upsert_sql(table: Table, n_key: int) -> str:
+    cols = _names(table)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[n_key:])
+    return f"{_insert_sql(table)} ON CONFLICT ({', '.join(cols[:n_key])}) DO UPDATE SET {sets}"
+
+
+_SQL_EVENT = _insert_sql(_EVENTS)
+_SQL_INDEX = {name: _insert_sql(t) for name, t in _INDEX.items()}
+_SQL_CUSTODY = _insert_sql(_CUSTODY)
+_SQL_NODES = _insert_sql(_NODES)
+_SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
+_SQL_CERTIFICATE = _insert_sql(CertificateRow.__table__)  # type: ignore[attr-defined]
+_SQL_TOKEN = _insert_sql(_TOKENS)
+_SQL_UPSERT = {d.name: _upsert_sql(d.table, 1) for d in _DERIVED.values()}
+_SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
+if _names(_EVENTS) != ("seq", "hash", "id", "type", "actor", "time", "canonical"):
+    raise AssertionError("events columns changed: update _Txn.append")  # pragma: no cover
 
 
 def normalize_url(url: str) -> str:
@@ -132,26 +194,34 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[i : i + _CHUNK]
 
 
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
 def _event_record(row: Any) -> EventRecord:
     return EventRecord(seq=row[0], hash=bytes(row[1]), id=row[2], canonical=bytes(row[3]))
 
 
+def _checkpoint_record(row: Any) -> CheckpointRecord:
+    return CheckpointRecord(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
+
+
 _EVENT_COLS = (_EVENTS.c.seq, _EVENTS.c.hash, _EVENTS.c.id, _EVENTS.c.canonical)
+_CHECKPOINT_COLS = "size, root, note, signed_at"
 
 
 class _Reads:
-    """Queries shared by the store (fresh connection) and the write transaction."""
+    """Queries shared by the store (fresh connection) and the write transaction.
 
-    def _conn(self) -> Any:  # pragma: no cover - overridden
+    The reads below run inside every write group, so they go straight to the DBAPI cursor: a
+    compiled SQLAlchemy select costs ~100 µs of Python per call, exec_driver_sql ~40 µs, the
+    cursor a few.
+    """
+
+    def _run(self, fn: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _run(self, fn: Any) -> Any:
-        raise NotImplementedError
-
-    # The reads below run inside every write group, so they go straight to the DBAPI cursor:
-    # a compiled SQLAlchemy select costs ~100 µs of Python per call, exec_driver_sql ~40 µs,
-    # the cursor a few.
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
         raise NotImplementedError
 
     def size(self) -> int:
@@ -162,10 +232,7 @@ class _Reads:
     def events_by_ids(self, ids: Sequence[str]) -> dict[str, EventRecord]:
         out: dict[str, EventRecord] = {}
         for chunk in _chunks(list(ids)):
-            sql = (
-                "SELECT seq, hash, id, canonical FROM events WHERE id IN "
-                f"({', '.join('?' * len(chunk))})"
-            )
+            sql = f"SELECT seq, hash, id, canonical FROM events WHERE id IN ({_marks(len(chunk))})"
             for row in self._query(sql, chunk):
                 rec = _event_record(row)
                 out[rec.id] = rec
@@ -185,52 +252,50 @@ class _Reads:
         parts: list[str] = []
         params: list[int] = []
         for level, idxs in by_level.items():
-            parts.append(
-                f"SELECT level, idx, hash FROM nodes WHERE level = ? AND idx IN "
-                f"({', '.join('?' * len(idxs))})"
-            )
+            marks = _marks(len(idxs))
+            parts.append(f"SELECT level, idx, hash FROM nodes WHERE level = ? AND idx IN ({marks})")
             params.extend((level, *idxs))
         rows = self._query(" UNION ALL ".join(parts), params)
         return {(lv, i): bytes(h) for lv, i, h in rows}
 
-    def state_rows(self, table: str, keys: Sequence[str]) -> dict[str, str]:
-        pk = _STATE_COLUMNS[table][0]
-        out: dict[str, str] = {}
+    def _derived(self, d: _Derived, keys: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for chunk in _chunks(list(keys)):
-            marks = ", ".join("?" * len(chunk))
-            for k, data in self._query(
-                f"SELECT {pk}, data FROM {table} WHERE {pk} IN ({marks})", chunk
-            ):
-                out[k] = data
+            sql = f"SELECT {d.key}, data FROM {d.name} WHERE {d.key} IN ({_marks(len(chunk))})"
+            for k, data in self._query(sql, chunk):
+                out[k] = d.parse(data)
         return out
 
-    def credit_rows(
-        self, accounts: Sequence[tuple[str, str, str, str]]
-    ) -> dict[tuple[str, str, str, str], str]:
+    def parties(self, ids: Sequence[str]) -> dict[str, Party]:
+        return self._derived(_PARTIES, ids)
+
+    def keys(self, kids: Sequence[str]) -> dict[str, Key]:
+        return self._derived(_KEYS, kids)
+
+    def lots(self, ids: Sequence[str]) -> dict[str, Lot]:
+        return self._derived(_LOTS, ids)
+
+    def credits(self, accounts: Sequence[Account]) -> dict[Account, Decimal]:
         if not accounts:
             return {}
         t = _CREDITS
-        cols = (t.c.party, t.c.site, t.c.element, t.c.category)
+        cols = tuple(t.c[name] for name in _CREDIT_KEY)
 
-        def q(c: Connection) -> dict[tuple[str, str, str, str], str]:
-            out: dict[tuple[str, str, str, str], str] = {}
+        def q(c: Connection) -> dict[Account, Decimal]:
+            out: dict[Account, Decimal] = {}
             for chunk in _chunks(list(accounts)):
                 cond = or_(
                     *(and_(*(col == v for col, v in zip(cols, a, strict=True))) for a in chunk)
                 )
-                for p, s, e, k, bal in c.execute(select(*cols, t.c.balance).where(cond)):
-                    out[(p, s, e, k)] = bal
+                for row in c.execute(select(*cols, t.c.balance).where(cond)):
+                    out[(str(row[0]), str(row[1]), str(row[2]), str(row[3]))] = Decimal(row[4])
             return out
 
         return dict(self._run(q))
 
     def latest_checkpoint(self) -> CheckpointRecord | None:
-        t = _CHECKPOINTS
-        stmt = (
-            select(t.c.size, t.c.root, t.c.note, t.c.signed_at).order_by(t.c.size.desc()).limit(1)
-        )
-        row = self._run(lambda c: c.execute(stmt).first())
-        return None if row is None else CheckpointRecord(row[0], bytes(row[1]), row[2], row[3])
+        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return _checkpoint_record(rows[0]) if rows else None
 
 
 class _Txn(_Reads):
@@ -258,62 +323,39 @@ class _Txn(_Reads):
                 sql = sql.replace("?", "%s")
             self._cur.executemany(sql, params)
 
-    def insert_events(
-        self, rows: Iterable[EventRecord], types: Sequence[tuple[str, str, str]]
-    ) -> None:
+    def append(self, batch: AppendBatch) -> None:
         self._many(
-            "INSERT INTO events (seq, hash, id, type, actor, time, canonical) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _SQL_EVENT,
             [
-                (r.seq, r.hash, r.id, t[0], t[1], t[2], r.canonical)
-                for r, t in zip(rows, types, strict=True)
+                (r.seq, r.hash, r.id, m[0], m[1], m[2], r.canonical)
+                for r, m in zip(batch.events, batch.meta, strict=True)
             ],
         )
-
-    def insert_index(self, table: str, pairs: Iterable[tuple[str, int]]) -> None:
-        _, col = _INDEX[table]
-        self._many(f"INSERT INTO {table} ({col}, seq) VALUES (?, ?)", list(pairs))
-
-    def insert_custody(self, rows: Iterable[tuple[str, str, int]]) -> None:
-        self._many("INSERT INTO custody (party, lot, seq) VALUES (?, ?, ?)", list(rows))
-
-    def insert_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        self._many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", list(nodes))
-
-    def _upsert(
-        self, table: str, cols: Sequence[str], n_pk: int, params: list[tuple[Any, ...]]
-    ) -> None:
-        sets = ", ".join(f"{c} = excluded.{c}" for c in cols[n_pk:])
-        self._many(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT ({', '.join(cols[:n_pk])}) DO UPDATE SET {sets}",
-            params,
-        )
-
-    def upsert_state(self, table: str, rows: Mapping[str, tuple[str, ...]]) -> None:
-        self._upsert(table, _STATE_COLUMNS[table], 1, [(k, *vals) for k, vals in rows.items()])
-
-    def upsert_credits(self, rows: Mapping[tuple[str, str, str, str], str]) -> None:
-        self._upsert(
-            "credits",
-            ("party", "site", "element", "category", "balance"),
-            4,
-            [(*account, bal) for account, bal in rows.items()],
-        )
+        self._many(_SQL_INDEX["event_lots"], list(batch.lot_index))
+        self._many(_SQL_INDEX["party_events"], list(batch.party_index))
+        self._many(_SQL_CUSTODY, list(batch.custody))
+        self._many(_SQL_NODES, list(batch.nodes))
+        for d, changed in (
+            (_PARTIES, batch.parties),
+            (_KEYS, batch.keys),
+            (_LOTS, batch.lots),
+        ):
+            self._many(_SQL_UPSERT[d.name], [d.row(k, v) for k, v in changed.items()])
+        self._many(_SQL_CREDITS, [(*a, str(b)) for a, b in batch.credits.items()])
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
-        self._many(
-            "INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)",
-            [(record.size, record.root, record.note, record.signed_at)],
-        )
+        self._many(_SQL_CHECKPOINT, [(record.size, record.root, record.note, record.signed_at)])
 
 
 class SqlStore(_Reads):
-    """SQLite or PostgreSQL storage behind the :class:`ledger.store.base.Store` interface.
+    """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:
         url: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
         migrate_schema: run the Alembic migration on open (default).
+
+    Raises:
+        StorageError: the database cannot be opened or migrated.
     """
 
     def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
@@ -332,6 +374,7 @@ class SqlStore(_Reads):
 
     @property
     def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and maintenance; the ledger never needs it)."""
         return self._engine
 
     def _run(self, fn: Any) -> Any:
@@ -355,6 +398,16 @@ class SqlStore(_Reads):
         except _ERRORS as e:
             raise StorageError(f"database read failed: {e}") from e
 
+    def _execute(self, sql: str, params: Sequence[Any], what: str) -> int:
+        """One statement in its own committed transaction; returns the row count."""
+        if self.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+        try:
+            with self._engine.begin() as c:
+                return int(c.exec_driver_sql(sql, tuple(params)).rowcount)
+        except _ERRORS as e:
+            raise StorageError(f"cannot {what}: {e}") from e
+
     @contextmanager
     def write(self) -> Iterator[_Txn]:
         """The serialized, atomic write transaction; commits (durably) on normal exit.
@@ -376,6 +429,12 @@ class SqlStore(_Reads):
             except _ERRORS as e:
                 raise StorageError(f"write transaction failed, nothing was written: {e}") from e
 
+    def close(self) -> None:
+        self._engine.dispose()
+        if self._writer is not self._engine:
+            self._writer.dispose()
+
+    # ------------------------------------------------------------------ the log
     def events_by_seqs(self, seqs: Sequence[int]) -> list[EventRecord]:
         def q(c: Connection) -> list[EventRecord]:
             out: list[EventRecord] = []
@@ -395,14 +454,27 @@ class SqlStore(_Reads):
         )
         return None if row is None else _event_record(row)
 
+    def iter_events(self, start: int = 0, batch: int = 10_000) -> Iterator[EventRecord]:
+        seq = start
+        while True:
+            stmt = (
+                select(*_EVENT_COLS)
+                .where(_EVENTS.c.seq >= seq)
+                .order_by(_EVENTS.c.seq)
+                .limit(batch)
+            )
+            rows = self._run(lambda c, s=stmt: c.execute(s).all())
+            if not rows:
+                return
+            for r in rows:
+                yield _event_record(r)
+            seq = int(rows[-1][0]) + 1
+
     def chains(self, lots: Sequence[str]) -> dict[str, list[int]]:
-        """The log indexes on each lot's chain, in order, for many lots at once."""
         out: dict[str, list[int]] = {}
         for chunk in _chunks(list(lots)):
-            marks = ", ".join("?" * len(chunk))
-            for lot, seq in self._query(
-                f"SELECT lot, seq FROM event_lots WHERE lot IN ({marks})", chunk
-            ):
+            sql = f"SELECT lot, seq FROM event_lots WHERE lot IN ({_marks(len(chunk))})"
+            for lot, seq in self._query(sql, chunk):
                 out.setdefault(str(lot), []).append(int(seq))
         for seqs in out.values():
             seqs.sort()
@@ -425,129 +497,117 @@ class SqlStore(_Reads):
             stmt = stmt.where(_PARTY_EVENTS.c.seq <= upto)
         return sorted({int(s) for (s,) in self._run(lambda c: c.execute(stmt).all())})
 
-    def add_token(self, token_hash: str, party: str, role: str, created_at: str) -> None:
-        """Store a new API token (its SHA-256 only)."""
-        t = TokenRow.__table__  # type: ignore[attr-defined]
-        try:
-            with self._engine.begin() as c:
-                c.execute(
-                    insert(t),
-                    {
-                        "token_hash": token_hash,
-                        "party": party,
-                        "role": role,
-                        "created_at": created_at,
-                        "revoked": 0,
-                    },
-                )
-        except SQLAlchemyError as e:
-            raise StorageError(f"cannot store the token: {e}") from e
-
-    def add_certificate(
-        self, cert_id: str, lot: str, credential: str, bundle: str, issued_at: str
-    ) -> None:
-        """Store an issued certificate and its evidence bundle (append-only)."""
-        try:
-            with self._engine.begin() as c:
-                c.exec_driver_sql(
-                    "INSERT INTO certificates (id, lot, credential, bundle, issued_at) VALUES "
-                    + ("(?, ?, ?, ?, ?)" if self.dialect == "sqlite" else "(%s, %s, %s, %s, %s)"),
-                    (cert_id, lot, credential, bundle, issued_at),
-                )
-        except _ERRORS as e:
-            raise StorageError(f"cannot store the certificate: {e}") from e
-
-    def certificate(self, cert_id: str) -> tuple[str, str] | None:
-        """(credential JSON, bundle JSON) of an issued certificate, or None."""
-        rows = self._query("SELECT credential, bundle FROM certificates WHERE id = ?", (cert_id,))
-        return None if not rows else (str(rows[0][0]), str(rows[0][1]))
-
-    def token(self, token_hash: str) -> tuple[str, str] | None:
-        """(party, role) of a live token by its SHA-256, or None."""
-        t = TokenRow.__table__  # type: ignore[attr-defined]
-        stmt = select(t.c.party, t.c.role).where(t.c.token_hash == token_hash, t.c.revoked == 0)
-        row = self._run(lambda c: c.execute(stmt).first())
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    def tokens(self) -> list[tuple[str, str, str, str, bool]]:
-        """(token hash, party, role, created_at, revoked) of every token ever issued."""
-        rows = self._query(
-            "SELECT token_hash, party, role, created_at, revoked FROM tokens ORDER BY created_at"
-        )
-        return [(str(h), str(p), str(r), str(c), bool(v)) for h, p, r, c, v in rows]
-
-    def revoke_token(self, token_hash: str) -> bool:
-        """Revoke a token by its hash; False when there is no such live token."""
-        try:
-            with self._engine.begin() as c:
-                sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
-                if self.dialect == "postgresql":
-                    sql = sql.replace("?", "%s")
-                return bool(c.exec_driver_sql(sql, (token_hash,)).rowcount)
-        except _ERRORS as e:
-            raise StorageError(f"cannot revoke the token: {e}") from e
-
     def custody_lots(self, party: str) -> list[str]:
-        """Lots ``party`` holds, has held, or has had shipped to it."""
         stmt = select(_CUSTODY.c.lot).where(_CUSTODY.c.party == party).distinct()
         return sorted(str(x) for (x,) in self._run(lambda c: c.execute(stmt).all()))
 
     def checkpoint_at(self, size: int) -> CheckpointRecord | None:
-        t = _CHECKPOINTS
-        stmt = select(t.c.size, t.c.root, t.c.note, t.c.signed_at).where(t.c.size == size)
-        row = self._run(lambda c: c.execute(stmt).first())
-        return None if row is None else CheckpointRecord(row[0], bytes(row[1]), row[2], row[3])
+        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints WHERE size = ?", (size,))
+        return _checkpoint_record(rows[0]) if rows else None
 
-    def checkpoint_sizes(self) -> list[int]:
-        t = _CHECKPOINTS
-        return [
-            int(s)
-            for (s,) in self._run(lambda c: c.execute(select(t.c.size).order_by(t.c.size)).all())
-        ]
-
-    def list_state(
-        self, table: str, *, after: str | None, limit: int, where: Mapping[str, str] | None = None
-    ) -> list[tuple[str, str]]:
-        t = _STATE[table]
-        pk = t.c[_STATE_COLUMNS[table][0]]
-        stmt = select(pk, t.c.data)
+    # ------------------------------------------------------------------ listings
+    def _list(
+        self, d: _Derived, after: str | None, limit: int, where: Mapping[str, str | None]
+    ) -> list[Any]:
+        t = d.table
+        pk = t.c[d.key]
+        stmt = select(t.c.data)
         if after is not None:
             stmt = stmt.where(pk > after)
-        for col, value in (where or {}).items():
-            stmt = stmt.where(t.c[col] == value)
+        for col, value in where.items():
+            if value is not None:
+                stmt = stmt.where(t.c[col] == value)
         stmt = stmt.order_by(pk).limit(limit)
-        return [(k, d) for k, d in self._run(lambda c: c.execute(stmt).all())]
+        return [d.parse(data) for (data,) in self._run(lambda c: c.execute(stmt).all())]
 
-    def iter_events(self, start: int = 0, batch: int = 10_000) -> Iterator[EventRecord]:
-        seq = start
-        while True:
-            stmt = (
-                select(*_EVENT_COLS)
-                .where(_EVENTS.c.seq >= seq)
-                .order_by(_EVENTS.c.seq)
-                .limit(batch)
-            )
-            rows = self._run(lambda c, s=stmt: c.execute(s).all())
-            if not rows:
-                return
-            for r in rows:
-                yield _event_record(r)
-            seq = int(rows[-1][0]) + 1
+    def list_lots(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[Lot]:
+        return self._list(_LOTS, after, limit, {"custodian": custodian, "status": status})
 
-    def event_meta(self) -> list[tuple[Any, ...]]:
-        """(seq, type, actor, time) of every event: the columns copied out of the event."""
-        return self._query("SELECT seq, type, actor, time FROM events")
+    def list_parties(self, *, after: str | None, limit: int) -> list[Party]:
+        return self._list(_PARTIES, after, limit, {})
 
-    def all_rows(self, table: str) -> list[tuple[Any, ...]]:
-        t = SQLModelMetadata.tables[table]
-        return [tuple(r) for r in self._run(lambda c: c.execute(select(t)).all())]
+    # ------------------------------------------------------------------ tokens, certificates
+    def add_token(self, token: TokenRecord) -> None:
+        self._execute(
+            _SQL_TOKEN,
+            (token.hash, token.party, token.role, token.created_at, int(token.revoked)),
+            "store the token",
+        )
 
-    def close(self) -> None:
-        self._engine.dispose()
-        if self._writer is not self._engine:
-            self._writer.dispose()
+    def token(self, token_hash: str) -> TokenRecord | None:
+        rows = self._query(
+            "SELECT token_hash, party, role, created_at, revoked FROM tokens "
+            "WHERE token_hash = ? AND revoked = 0",
+            (token_hash,),
+        )
+        return _token_record(rows[0]) if rows else None
+
+    def tokens(self) -> list[TokenRecord]:
+        rows = self._query(
+            "SELECT token_hash, party, role, created_at, revoked FROM tokens ORDER BY created_at"
+        )
+        return [_token_record(r) for r in rows]
+
+    def revoke_token(self, token_hash: str) -> bool:
+        sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
+        return bool(self._execute(sql, (token_hash,), "revoke the token"))
+
+    def add_certificate(self, certificate: CertificateRecord) -> None:
+        c = certificate
+        self._execute(
+            _SQL_CERTIFICATE,
+            (c.id, c.lot, c.credential, c.bundle, c.issued_at),
+            "store the certificate",
+        )
+
+    def certificate(self, cert_id: str) -> CertificateRecord | None:
+        rows = self._query(
+            "SELECT id, lot, credential, bundle, issued_at FROM certificates WHERE id = ?",
+            (cert_id,),
+        )
+        return None if not rows else CertificateRecord(*(str(x) for x in rows[0]))
+
+    # ------------------------------------------------------------------ whole tables (fsck)
+    def event_meta(self) -> dict[int, EventMeta]:
+        rows = self._query("SELECT seq, type, actor, time FROM events")
+        return {int(s): (str(t), str(a), str(tm)) for s, t, a, tm in rows}
+
+    def all_nodes(self) -> dict[tuple[int, int], bytes]:
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in self._query("SELECT * FROM nodes")}
+
+    def all_index(self, name: str) -> set[tuple[str, int]]:
+        table = _INDEX[name]
+        cols = ", ".join(_names(table))
+        return {(str(k), int(s)) for k, s in self._query(f"SELECT {cols} FROM {table.name}")}
+
+    def all_custody(self) -> set[tuple[str, str, int]]:
+        rows = self._query("SELECT party, lot, seq FROM custody")
+        return {(str(p), str(lot), int(s)) for p, lot, s in rows}
+
+    def all_state(self, table: str) -> list[StateRow]:
+        d = _DERIVED[table]
+        rows = self._query(f"SELECT {', '.join(d.columns)} FROM {d.name}")
+        return [
+            StateRow(str(r[0]), {c: str(v) for c, v in zip(d.copied, r[1:-1], strict=True)}, r[-1])
+            for r in rows
+        ]
+
+    def all_credits(self) -> dict[Account, str]:
+        rows = self._query(f"SELECT {', '.join(_names(_CREDITS))} FROM credits")
+        return {(str(p), str(s), str(e), str(c)): str(b) for p, s, e, c, b in rows}
+
+    def all_checkpoints(self) -> list[CheckpointRecord]:
+        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints ORDER BY size")
+        return [_checkpoint_record(r) for r in rows]
 
 
-from sqlmodel import SQLModel as _SQLModel  # noqa: E402
-
-SQLModelMetadata = _SQLModel.metadata
+def _token_record(row: Any) -> TokenRecord:
+    h, party, role, created, revoked = row
+    return TokenRecord(str(h), str(party), str(role), str(created), bool(revoked))

@@ -8,8 +8,8 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ledger import canonical
-from ledger.keys import b64url_decode, verify
+from ledger.core import canonical
+from ledger.core.keys import b64url_decode, verify
 
 from .common import RECYCLER, public_raw
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from ledger.keys import save_private_key
+from ledger.client.keyfile import save_private_key
+from ledger.service.tokens import create_token
 from ledger.store.sql import SqlStore
-from ledger.tokens import create_token
 
 from .common import (
     LOG,

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger import events, merkle
+from ledger.audit.verify import verify_bundle
+from ledger.core import events, merkle
 from ledger.service import Ledger
-from ledger.verify import verify_bundle
 
 from .common import (
     RECYCLER,

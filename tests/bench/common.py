@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger import events
-from ledger.checkpoint import Signer
-from ledger.keys import Ed25519PrivateKey, b64url_encode, kid_of, public_raw
+from ledger.core import events
+from ledger.core.checkpoint import Signer
+from ledger.core.keys import Ed25519PrivateKey, b64url_encode, kid_of, public_raw
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 

@@ -22,8 +22,9 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from ledger.checkpoint import Signer, Verifier
-from ledger.keys import generate, save_private_key
+from ledger.client.keyfile import save_private_key
+from ledger.core.checkpoint import Signer, Verifier
+from ledger.core.keys import generate
 
 ORIGIN = "e2e.test/log"
 STARTUP_SECONDS = 60.0

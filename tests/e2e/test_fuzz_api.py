@@ -33,12 +33,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.keys import save_private_key
+from ledger.client.keyfile import save_private_key
 from ledger.service import Ledger
-from ledger.settings import Settings
-from ledger.tokens import create_token
-from tests.integration.helpers import ORIGIN, open_ledger
-from tests.unit.scenario import private_key, scenario_chain
+from ledger.service.settings import Settings
+from ledger.service.tokens import create_token
+from tests.support.ledgers import ORIGIN, open_ledger
+from tests.support.scenario import private_key, scenario_chain
 
 MAX_EXAMPLES = 50
 SEED = 20250601

@@ -39,16 +39,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from ledger import canonical
+from ledger.cli.scenario import BILLET, RESIDUE, US_SITE
+from ledger.core import canonical
+from ledger.core.events import SIGNING_PREFIX, SignedEvent
+from ledger.core.keys import b64url_encode
+from ledger.core.values import format_time, parse_time
 from ledger.errors import LedgerError
-from ledger.events import SIGNING_PREFIX, SignedEvent, format_time, parse_time
-from ledger.keys import b64url_encode
-from ledger.scenario import BILLET, RESIDUE, US_SITE
 from ledger.service import Ledger
-from ledger.settings import Settings
-from ledger.tokens import create_token
-from tests.integration.helpers import NOW, ORIGIN, open_ledger
-from tests.unit.scenario import KEYS, key_obj, private_key, scenario_chain
+from ledger.service.settings import Settings
+from ledger.service.tokens import create_token
+from tests.support.ledgers import NOW, ORIGIN, dump, open_ledger
+from tests.support.scenario import KEYS, key_obj, private_key, scenario_chain
 
 _TABLES = (
     "events",
@@ -152,7 +153,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def _snapshot(ledger: Ledger) -> tuple[Any, ...]:
     cp = ledger.checkpoint()
-    rows = {t: sorted(map(repr, ledger.store.all_rows(t))) for t in _TABLES}
+    rows = {t: sorted(map(repr, dump(ledger.store, t))) for t in _TABLES}
     return ledger.size(), cp.size, cp.root, rows
 
 

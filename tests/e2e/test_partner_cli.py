@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ledger.client import LedgerClient
-from ledger.keys import save_private_key
+from ledger.client.keyfile import save_private_key
 from tests.e2e.conftest import Server
-from tests.unit.scenario import KEYS
+from tests.support.scenario import KEYS
 
 pytestmark = pytest.mark.slow
 

@@ -21,11 +21,8 @@ import httpx
 import pytest
 
 from api.convert import lot_out
-from ledger import events
-from ledger.checkpoint import Verifier, open_note
-from ledger.client import ApiError, LedgerClient, Receipt
-from ledger.keys import kid_of, public_raw
-from ledger.scenario import (
+from ledger.audit.verify import verify_bundle
+from ledger.cli.scenario import (
     BILLET,
     BLACK_MASS,
     ENCLOSURE,
@@ -39,8 +36,13 @@ from ledger.scenario import (
     US_SITE,
     Step,
 )
-from ledger.settings import EXAMPLE_KEY_DIR
-from ledger.verify import verify_bundle
+from ledger.client import ApiError, LedgerClient
+from ledger.client.models import HealthOut
+from ledger.core import events
+from ledger.core.checkpoint import Verifier, open_note
+from ledger.core.keys import kid_of, public_raw
+from ledger.core.receipt import Receipt
+from ledger.service.settings import EXAMPLE_KEY_DIR
 from tests.e2e.conftest import (
     ORIGIN,
     Server,
@@ -50,7 +52,7 @@ from tests.e2e.conftest import (
     run_cli,
     stored_events,
 )
-from tests.unit.scenario import KEYS, private_key, scenario_chain
+from tests.support.scenario import KEYS, now_text, private_key, scenario_chain
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +156,7 @@ def _create_body(lot: str, mass: str = "1000") -> dict[str, Any]:
 def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path: Path) -> None:
     tokens = dict(zip(TOKEN_ROLES, server.tokens(TOKEN_ROLES), strict=True))
     with clients(server, tokens) as c:
-        assert c["operator"].health() == {"status": "ok", "size": 0}
+        assert c["operator"].health() == HealthOut(status="ok", size=0)
         receipts = register(c["operator"], list(PARTIES))
         assert [r.seq for r in receipts] == list(range(len(PARTIES)))
         assert all(r.created and r.lots == {} for r in receipts)
@@ -168,16 +170,16 @@ def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path
                 with pytest.raises(ApiError) as blind:
                     actor.lot(SCRAP)
                 assert blind.value.code == "not_found"
-                receipt = play(actor, step, hashes, prev={SCRAP: c["alus"].lot(SCRAP)["head"]})
+                receipt = play(actor, step, hashes, prev={SCRAP: c["alus"].lot(SCRAP).head})
             else:
                 receipt = play(actor, step, hashes)
             assert receipt.created, step.name
             hashes[step.name] = receipt.hash
             # the typed helper signed exactly the scenario's body, as this party
             stored = c["auditor"].event(receipt.hash)
-            assert stored["event"]["body"] == step.resolve(hashes), step.name
-            assert stored["event"]["actor"] == step.actor
-            assert stored["seq"] == receipt.seq
+            assert stored.event["body"] == step.resolve(hashes), step.name
+            assert stored.event["actor"] == step.actor
+            assert stored.seq == receipt.seq
 
         # the state served over HTTP is the library's state of the same story (same log
         # order, so the same seqs; only the signing times and so the hashes differ)
@@ -187,7 +189,7 @@ def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path
             want_lot = expected.lot(lot)
             assert want_lot is not None
             want = lot_out(want_lot).model_dump(mode="json")
-            served = auditor.lot(lot)
+            served = auditor.lot(lot).model_dump(mode="json")
             for k in want.keys() - {"head", "time", "transit_ship"}:
                 assert served[k] == want[k], (lot, k)
 
@@ -199,25 +201,25 @@ def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path
         spare = private_key("bwm-2")
         c["bwm"].add_key(spare)
         c["bwm"].revoke_key(kid_of(public_raw(spare)), reason="rotated out")
-        bwm_keys = {k["kid"]: k for k in c["bwm"].party_info("bwm")["keys"]}
-        assert bwm_keys[kid_of(public_raw(spare))]["revoked_seq"] is not None
-        assert bwm_keys[kid_of(public_raw(KEYS["bwm"]))]["revoked_seq"] is None
+        bwm_keys = {k.kid: k for k in c["bwm"].party_info("bwm").keys}
+        assert bwm_keys[kid_of(public_raw(spare))].revoked_seq is not None
+        assert bwm_keys[kid_of(public_raw(KEYS["bwm"]))].revoked_seq is None
 
         # an idempotent repeat answers 200 with the same receipt
-        first = auditor.event(hashes["attest"])["event"]
+        first = auditor.event(hashes["attest"]).event
         again = auditor.post(events.event_from_json(first))
         assert not again.created and again.hash == hashes["attest"]
 
         enclosure = auditor.lot(ENCLOSURE)
-        assert (enclosure["custodian"], enclosure["status"]) == ("packco", "held")
+        assert (enclosure.custodian, enclosure.status) == ("packco", "held")
         # packco holds the enclosures: its partner token reads them and their provenance
-        assert c["packco"].lot(ENCLOSURE)["head"] == enclosure["head"]
-        assert SCRAP in {n["lot"] for n in c["packco"].provenance(ENCLOSURE)["nodes"]}
+        assert c["packco"].lot(ENCLOSURE).head == enclosure.head
+        assert SCRAP in {n["lot"] for n in c["packco"].provenance(ENCLOSURE).nodes}
 
         # the auditor downloads the bundle and verifies it with nothing but the log key
-        bundle = auditor.bundle(ENCLOSURE)
+        bundle = auditor.bundle(ENCLOSURE).model_dump()
         checkpoint = auditor.checkpoint()
-        size = auditor.health()["size"]
+        size = auditor.health().size
     # every accepted event is in the test's own database (SQLite file or PostgreSQL schema)
     assert size == len(PARTIES) + len(STEPS) + 3 == stored_events(server.db_url)
     assert server.verifier == Verifier.parse(server.vkey)
@@ -271,14 +273,18 @@ def test_refusals_are_typed_api_errors(server: Server) -> None:
         assert (stale.value.status, stale.value.code) == (409, "stale_head")
         assert stale.value.problem["status"] == 409
         assert stale.value.problem["type"].endswith("/stale_head")
-        assert c["bwm"].lot(lot)["mass_kg"] == "990"
+        assert c["bwm"].lot(lot).mass_kg == "990"
         # an idempotent repeat is not stale: 200, same receipt
         repeat = c["bwm"].post(first)
         assert not repeat.created and repeat.hash == first.hash
 
         # forbidden: a partner token posts only its own party's events
         alus_event = events.sign(
-            type="lot.create", actor="alus", key=KEYS["alus"], body=_create_body("E2E-ALUS-1")
+            type="lot.create",
+            actor="alus",
+            key=KEYS["alus"],
+            body=_create_body("E2E-ALUS-1"),
+            time=now_text(),
         )
         with pytest.raises(ApiError) as forbidden:
             c["bwm"].post(alus_event)
@@ -286,13 +292,21 @@ def test_refusals_are_typed_api_errors(server: Server) -> None:
         # ... the same event is fine under alus's own token, and an admin may relay
         assert c["alus"].post(alus_event).created
         relayed = events.sign(
-            type="lot.create", actor="alus", key=KEYS["alus"], body=_create_body("E2E-ALUS-2")
+            type="lot.create",
+            actor="alus",
+            key=KEYS["alus"],
+            body=_create_body("E2E-ALUS-2"),
+            time=now_text(),
         )
         assert c["operator"].post(relayed).created
 
         # a signature by another party's key is refused even under the right token
         forged = events.sign(
-            type="lot.create", actor="bwm", key=KEYS["alus"], body=_create_body("E2E-FORGED")
+            type="lot.create",
+            actor="bwm",
+            key=KEYS["alus"],
+            body=_create_body("E2E-FORGED"),
+            time=now_text(),
         )
         with pytest.raises(ApiError) as unknown_key:
             c["bwm"].post(forged)
@@ -312,7 +326,7 @@ def test_refusals_are_typed_api_errors(server: Server) -> None:
         assert (not_admin.value.status, not_admin.value.code) == (403, "forbidden")
         issued = c["operator"].create_token("packco", "partner")
         with LedgerClient(server.url, issued) as packco:
-            assert packco.lots()["items"] == []
+            assert packco.lots().items == []
 
     # unauthorized: an unknown token, and no token at all
     with LedgerClient(server.url, "ltl_" + "x" * 43, party="bwm", key=KEYS["bwm"]) as stranger:
@@ -326,7 +340,7 @@ def test_refusals_are_typed_api_errors(server: Server) -> None:
         with pytest.raises(ApiError) as none:
             anonymous.lots()
         assert (none.value.status, none.value.code) == (401, "unauthorized")
-        assert anonymous.health()["status"] == "ok"  # health and the log are public
+        assert anonymous.health().status == "ok"  # health and the log are public
         assert anonymous.checkpoint().startswith(ORIGIN + "\n")
     raw = httpx.get(f"{server.url}/v1/lots", headers={"Authorization": "Bearer nope"})
     assert raw.status_code == 401
@@ -387,13 +401,13 @@ def test_two_clients_racing_on_one_lot(server: Server) -> None:
 
         chain = a.lot_events(lot)
         assert len(chain) == 1 + ROUNDS
-        assert chain[0]["hash"] == created.hash
+        assert chain[0].hash == created.hash
         for before, item in itertools.pairwise(chain):
-            assert item["event"]["prev"] == {lot: before["hash"]}, "the lot chain forked"
-            assert item["seq"] > before["seq"]
-        last = chain[-1]["event"]["body"]
-        assert a.lot(lot)["head"] == chain[-1]["hash"]
-        assert a.lot(lot)["mass_kg"] == last["mass_kg"]
+            assert item.event["prev"] == {lot: before.hash}, "the lot chain forked"
+            assert item.seq > before.seq
+        last = chain[-1].event["body"]
+        assert a.lot(lot).head == chain[-1].hash
+        assert a.lot(lot).mass_kg == last["mass_kg"]
 
     fsck = server.cli("fsck", "--json")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
@@ -452,9 +466,9 @@ def test_stale_head_is_retried_for_assay_but_not_for_adjust(
         receipt = client.assay(lot, composition={"Ni": "0.04", "Co": "0.02"})
         assert posted == ["stale_head", "ok"]
         state = client.lot(lot)
-        assert state["head"] == receipt.hash
-        assert state["composition"] == {"Ni": "0.04", "Co": "0.02"}
-        assert state["mass_kg"] == "990"  # the interloper's adjustment stands
+        assert state.head == receipt.hash
+        assert state.composition == {"Ni": "0.04", "Co": "0.02"}
+        assert state.mass_kg == "990"  # the interloper's adjustment stands
 
         # adjust: decided against a state that moved on, so the refusal goes to the caller
         posted.clear()
@@ -463,11 +477,11 @@ def test_stale_head_is_retried_for_assay_but_not_for_adjust(
             client.adjust(lot, mass_kg="500", reason="too late")
         assert (refused.value.status, refused.value.code) == (409, "stale_head")
         assert posted == ["stale_head"]
-        assert client.lot(lot)["mass_kg"] == "980"
+        assert client.lot(lot).mass_kg == "980"
 
         # an assay signed against heads the caller chose is not re-read and retried
         posted.clear()
-        stale_prev = {lot: client.lot_events(lot)[0]["hash"]}
+        stale_prev = {lot: client.lot_events(lot)[0].hash}
         with pytest.raises(ApiError) as chosen:
             client.assay(lot, composition={"Ni": "0.05"}, prev=stale_prev)
         assert chosen.value.code == "stale_head" and posted == ["stale_head"]
@@ -481,7 +495,7 @@ def test_stale_head_is_retried_for_assay_but_not_for_adjust(
         assert exhausted.value.code == "stale_head"
         assert posted == ["stale_head"] * 3
 
-        chain = [item["event"] for item in other.lot_events(lot)]
+        chain = [item.event for item in other.lot_events(lot)]
         assert [ev["type"] for ev in chain] == [
             "lot.create",
             "lot.adjust",
@@ -554,9 +568,9 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         vkey = next(line for line in lines if line.startswith("log vkey "))[len("log vkey ") :]
         with LedgerClient(process.url, tokens["packco"]) as packco:
             lot = packco.lot(ENCLOSURE)
-            assert (lot["custodian"], lot["mass_kg"]) == ("packco", "19500")
+            assert (lot.custodian, lot.mass_kg) == ("packco", "19500")
         with LedgerClient(process.url, tokens["auditor"]) as auditor:
-            report = verify_bundle(auditor.bundle(ENCLOSURE), Verifier.parse(vkey))
+            report = verify_bundle(auditor.bundle(ENCLOSURE).model_dump(), Verifier.parse(vkey))
             assert report.ok, report.to_text()
         with LedgerClient(process.url, tokens["lab"]) as lab, pytest.raises(ApiError) as e:
             lab.lot(ENCLOSURE)

@@ -1,0 +1,172 @@
+"""What every route shares: the app state, authentication and roles, partner visibility, and
+the problem responses documented in OpenAPI. Routes import from here, never from each other.
+
+Roles (SPEC §9): ``partner`` reads the lots its party holds, has held or has in transit to it,
+and their upstream provenance (each up to its cut-off), and posts events whose actor is its own
+party; ``auditor`` reads everything and posts its own party's events; ``admin`` may also relay
+any party's signed events and manage tokens. A lot a partner may not read answers 404, exactly
+like a lot that does not exist, so partners cannot probe for other companies' lots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from ledger.client.models import Problem
+from ledger.core.keys import Ed25519PrivateKey
+from ledger.service import Ledger
+from ledger.service.settings import Settings
+from ledger.service.tokens import Principal
+
+from .limits import RateLimiter
+from .problems import HttpProblem
+
+__all__ = [
+    "PROBLEMS",
+    "TOKEN_CACHE_SECONDS",
+    "Admin",
+    "AppState",
+    "Auth",
+    "State",
+    "Writer",
+    "check_actor",
+    "get_state",
+    "require",
+    "require_writer",
+    "view_of",
+]
+
+TOKEN_CACHE_SECONDS = 30.0
+
+#: Problem answers for OpenAPI: the body is a ``Problem`` served as application/problem+json
+#: (FastAPI also lists the model under application/json; the ``model`` keeps it in
+#: components/schemas).
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "model": Problem,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for code in (400, 401, 403, 404, 409, 413, 422, 429)
+}
+
+
+@dataclass
+class AppState:
+    """Everything the routes share."""
+
+    ledger: Ledger
+    settings: Settings
+    writes: RateLimiter
+    auth_failures: RateLimiter
+    tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    attest_key: Ed25519PrivateKey | None = None
+    attest_did: str | None = None
+
+
+async def get_state(request: Request) -> AppState:
+    """Dependency: the app's state."""
+    state: AppState = request.app.state.ltl
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(request: Request, state: AppState) -> Principal:
+    """The principal of the request's bearer token.
+
+    Raises:
+        HttpProblem: ``unauthorized`` (no, unknown or revoked token) or ``rate_limited`` (too
+            many failed attempts from this address).
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HttpProblem(
+            "unauthorized",
+            "send 'Authorization: Bearer <token>'; ask the operator for a token "
+            "(`ledger token create --party ID --role ROLE`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    token = token.strip()
+    cached = state.tokens.get(token)
+    now = time.monotonic()
+    principal = cached[0] if cached is not None and cached[1] > now else None
+    if principal is None:
+        principal = state.ledger.principal(token)
+        if principal is None:
+            if not state.auth_failures.allow(_client(request)):
+                raise HttpProblem(
+                    "rate_limited",
+                    "too many failed authentications; wait a minute",
+                    headers={"Retry-After": "60"},
+                )
+            raise HttpProblem(
+                "unauthorized",
+                "unknown or revoked token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if len(state.tokens) > 10_000:
+            state.tokens.clear()
+        # re-read from the database at most every TOKEN_CACHE_SECONDS, so a token revoked in
+        # the database stops working within that time
+        state.tokens[token] = (principal, now + TOKEN_CACHE_SECONDS)
+    return principal
+
+
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: a valid token with one of ``roles`` (any role when none are named)."""
+
+    # async dependencies run on the event loop; a sync one would cost a thread hop per request
+    async def dependency(request: Request, state: State) -> Principal:
+        principal = authenticate(request, state)
+        if roles and principal.role not in roles:
+            raise HttpProblem("forbidden", f"this needs a token with role {' or '.join(roles)}")
+        return principal
+
+    return dependency
+
+
+async def require_writer(request: Request, state: State) -> Principal:
+    """A valid token within its write rate limit."""
+    principal = authenticate(request, state)
+    if not state.writes.allow(principal.token_hash):
+        raise HttpProblem(
+            "rate_limited",
+            "write rate limit exceeded for this token; slow down and retry after a second",
+            headers={"Retry-After": "1"},
+        )
+    return principal
+
+
+Auth = Annotated[Principal, Depends(require())]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Writer = Annotated[Principal, Depends(require_writer)]
+
+
+def view_of(state: AppState, principal: Principal) -> dict[str, int | None] | None:
+    """A partner's view (lot -> last visible log index, None = all); None: reads everything."""
+    if principal.role in ("auditor", "admin"):
+        return None
+    return state.ledger.partner_view(principal.party)
+
+
+def check_actor(principal: Principal, actor: str) -> None:
+    """A partner or auditor token posts only its own party's events; admin relays any."""
+    if principal.role != "admin" and principal.party != actor:
+        raise HttpProblem(
+            "forbidden",
+            f"this token speaks for {principal.party!r}, the event's "
+            f"actor is {actor!r}: post it with {actor}'s token, or relay it as admin",
+        )

@@ -1,0 +1,277 @@
+"""Recycled-content certificates (SPEC §8): issued from the ledger, verified offline.
+
+A certificate is a W3C VC 2.0 credential (``ledger.credentials``) whose ``credentialSubject``
+holds the lot, material, mass, custodian, model, the recycled-content report, the compliance
+evaluations, and ``evidence``: the log origin, the checkpoint text and the SHA-256 of JCS of the
+audit bundle the figures were computed from. The figures are computed FROM THAT BUNDLE (replayed
+with the same rules), so anyone holding the certificate and the bundle recomputes every one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from ..audit.verify import VerificationReport, bundle_digest, replay, verify_bundle
+from ..core import rules
+from ..core.checkpoint import Checkpoint, Verifier
+from ..core.events import event_from_json
+from ..core.keys import Ed25519PrivateKey
+from ..core.values import MODELS, format_mass, format_time
+from ..errors import LedgerError
+from .credentials import issue_certificate, verify_proof
+from .lineage import ReplaySource
+from .recycled import recycled_content
+
+__all__ = [
+    "CertificateReport",
+    "certify",
+    "check_model",
+    "subject_from_bundle",
+    "verify_certificate",
+]
+
+
+def _replay(bundle: Mapping[str, Any], config: rules.RuleConfig) -> rules.MemoryState:
+    """The bundle's entries replayed through the rules (signatures checked, proofs not);
+    malformed entries are left out."""
+    pairs = []
+    for entry in bundle["entries"]:
+        try:
+            pairs.append((int(entry["seq"]), event_from_json(entry["event"])))
+        except (LedgerError, KeyError, TypeError, ValueError):
+            continue
+    return replay(pairs, config)
+
+
+def subject_from_bundle(
+    bundle: Mapping[str, Any],
+    state: rules.MemoryState,
+    *,
+    as_of: date,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """The credentialSubject for the bundle's lot, every figure computed from the bundle."""
+    lot_id = str(bundle["lot"])
+    lot = state.lot(lot_id)
+    if lot is None:
+        raise LedgerError(f"the bundle does not create lot {lot_id!r}", code="wrong_bundle")
+    report = recycled_content(ReplaySource(state, bundle["entries"]), lot_id, as_of=as_of)
+    note = str(bundle["checkpoint"])
+    cp = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n")
+    return {
+        "id": f"urn:ltl:lot:{lot_id}",
+        "lot": lot_id,
+        "material": lot.material,
+        "mass_kg": format_mass(lot.mass),
+        "custodian": lot.custodian,
+        "model": model or (lot.model if lot.model in MODELS else "controlled_blending"),
+        "recycled_content": report,
+        "compliance": report.get("compliance", []),
+        "evidence": {
+            "log_origin": cp.origin,
+            "checkpoint": note,
+            "bundle_sha256": bundle_digest(bundle),
+        },
+    }
+
+
+def check_model(model: str | None) -> None:
+    """Refuse a model that is not one of :data:`~ledger.core.values.MODELS`.
+
+    Raises:
+        LedgerError: code ``bad_request``.
+    """
+    if model is not None and model not in MODELS:
+        raise LedgerError(f"model must be one of {', '.join(MODELS)}", code="bad_request")
+
+
+def certify(
+    bundle: Mapping[str, Any],
+    *,
+    config: rules.RuleConfig,
+    issuer_key: Ed25519PrivateKey,
+    now: datetime,
+    as_of: date | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """The signed certificate of the bundle's lot, every figure computed from that bundle.
+
+    Args:
+        bundle: the lot's audit bundle (SPEC §6), as the ledger serves it.
+        config: the ledger's rule configuration (replay tolerance).
+        issuer_key: the attestation key (its ``did:key`` is the issuer).
+        now: issue time (``validFrom``, whole seconds); ``as_of`` defaults to its date.
+
+    Raises:
+        LedgerError: ``model`` is not one of ``controlled_blending``, ``mass_balance``
+            (``bad_request``), or the bundle does not create its lot (``wrong_bundle``).
+    """
+    check_model(model)
+    when = now
+    state = _replay(bundle, config)
+    subject = subject_from_bundle(bundle, state, as_of=as_of or when.date(), model=model)
+    credential = issue_certificate(
+        subject,
+        issuer_key=issuer_key,
+        valid_from=format_time(when.replace(microsecond=0)),
+        id=f"urn:uuid:{uuid.uuid4()}",
+    )
+    return credential
+
+
+@dataclass
+class CertificateReport:
+    """The outcome of :func:`verify_certificate`: ``ok`` only when there is no error."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    issuer: str | None = None
+    lot: str | None = None
+    recomputed: bool = False
+    bundle: VerificationReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.ok,
+            "issuer": self.issuer,
+            "lot": self.lot,
+            "recomputed": self.recomputed,
+            "errors": [{"code": c, "message": m} for c, m in self.errors],
+            "warnings": [{"code": c, "message": m} for c, m in self.warnings],
+            "bundle": None if self.bundle is None else self.bundle.to_json(),
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"certificate for lot {self.lot}: {'VALID' if self.ok else 'INVALID'}",
+            f"  issuer: {self.issuer}",
+            f"  figures recomputed from the bundle: {'yes' if self.recomputed else 'no'}",
+        ]
+        lines += [f"  error {c}: {m}" for c, m in self.errors]
+        lines += [f"  warning {c}: {m}" for c, m in self.warnings]
+        return "\n".join(lines)
+
+
+def _diff(path: str, claimed: Any, actual: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(claimed, Mapping) and isinstance(actual, Mapping):
+        for key in sorted(set(claimed) | set(actual)):
+            _diff(f"{path}.{key}", claimed.get(key), actual.get(key), out)
+    elif isinstance(claimed, list) and isinstance(actual, list) and len(claimed) == len(actual):
+        for i, (a, b) in enumerate(zip(claimed, actual, strict=True)):
+            _diff(f"{path}[{i}]", a, b, out)
+    elif claimed != actual:
+        out.append(
+            (
+                "figure_mismatch",
+                f"{path}: the certificate says {claimed!r}, the bundle gives {actual!r}",
+            )
+        )
+
+
+def verify_certificate(
+    credential: Any,
+    bundle: Mapping[str, Any] | None = None,
+    *,
+    log_keys: Sequence[Verifier] = (),
+    issuers: Sequence[str] = (),
+    config: rules.RuleConfig | None = None,
+) -> CertificateReport:
+    """Check a certificate's proof and, given its bundle, recompute every figure from it.
+
+    Args:
+        credential: the certificate (parsed JSON).
+        bundle: the audit bundle it names in ``evidence`` (optional, but without it the
+            figures are only signed, not re-derived).
+        log_keys: trusted log keys; with them the bundle is verified in full (SPEC §6).
+        issuers: trusted issuer DIDs (the ledger's attestation did:key); empty: any.
+
+    Returns:
+        the report; never raises for a bad certificate or bundle.
+    """
+    report = CertificateReport()
+    proof = verify_proof(credential)
+    if not proof.ok:
+        report.errors.append(("bad_proof", f"the proof does not verify: {proof.reason}"))
+        return report
+    report.issuer = proof.controller
+    if not proof.issuer_matches:
+        report.errors.append(("issuer_mismatch", "the credential's issuer did not sign it"))
+    if issuers and proof.controller not in issuers:
+        report.errors.append(("untrusted_issuer", f"{proof.controller} is not a trusted issuer"))
+    subject = credential.get("credentialSubject") or {}
+    report.lot = str(subject.get("lot"))
+    if bundle is None:
+        report.warnings.append(
+            (
+                "not_recomputed",
+                "no bundle given: the figures are signed by the issuer but were not re-derived",
+            )
+        )
+        return report
+    if not isinstance(bundle, Mapping) or bundle.get("lot") != subject.get("lot"):
+        got = bundle.get("lot") if isinstance(bundle, Mapping) else None
+        report.errors.append(
+            (
+                "wrong_bundle",
+                f"the bundle is for lot {got!r}, the certificate "
+                f"for {subject.get('lot')!r}: refused; use the certificate's bundle",
+            )
+        )
+        return report
+    evidence = subject.get("evidence") or {}
+    if bundle_digest(bundle) != evidence.get("bundle_sha256"):
+        report.errors.append(
+            (
+                "evidence_mismatch",
+                "SHA-256 of JCS(bundle) differs from "
+                "evidence.bundle_sha256: this is not the bundle it was computed from",
+            )
+        )
+    if bundle.get("checkpoint") != evidence.get("checkpoint"):
+        report.errors.append(
+            ("evidence_mismatch", "the bundle's checkpoint is not the one in evidence.checkpoint")
+        )
+    cfg = config or rules.RuleConfig()
+    if log_keys:
+        report.bundle = verify_bundle(bundle, list(log_keys), config=cfg)
+        for f in report.bundle.errors:
+            report.errors.append(("bundle_invalid", f"{f.code}: {f.message}"))
+        state: rules.MemoryState | None = report.bundle.state
+    else:
+        report.warnings.append(
+            (
+                "checkpoint_unchecked",
+                "no log key given: the bundle's checkpoint and inclusion proofs were not checked",
+            )
+        )
+        state = _replay(bundle, cfg)
+    if state is None:
+        return report
+    try:
+        as_of = date.fromisoformat(str((subject.get("recycled_content") or {}).get("as_of")))
+        actual = subject_from_bundle(bundle, state, as_of=as_of, model=subject.get("model"))
+    except (LedgerError, ValueError) as e:
+        report.errors.append(("figure_mismatch", f"the figures cannot be recomputed: {e}"))
+        return report
+    mismatches: list[tuple[str, str]] = []
+    for key in (
+        "lot",
+        "material",
+        "mass_kg",
+        "custodian",
+        "model",
+        "recycled_content",
+        "compliance",
+    ):
+        _diff(f"credentialSubject.{key}", subject.get(key), actual.get(key), mismatches)
+    report.errors.extend(mismatches)
+    report.recomputed = True
+    return report

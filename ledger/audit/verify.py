@@ -1,0 +1,441 @@
+"""Offline audit-bundle verification (SPEC §6). Pure: bundle and keys in, report out.
+
+Steps, each failure reported with the entry it concerns:
+ 1. the checkpoint is signed by a trusted log key (and, when asked, a quorum of witnesses);
+ 2. every entry's inclusion proof at its ``seq`` against that checkpoint;
+ 3. every signature, by a key registered before the event and not revoked before it;
+ 4. every lot chain starts at its creation with ``prev`` links unbroken (no gap, no fork);
+ 5. a full replay of the custody and mass rules with the same ``ledger.rules`` the server runs.
+
+Credits (mass-balance accounts) accrue from transforms outside a lot's provenance, so a bundle
+cannot prove an account's balance: ``credit.allocate`` is replayed against an unbounded balance
+and reported as a warning (``credits_unverifiable``); every other rule is checked in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..core import canonical, merkle, rules
+from ..core.checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
+from ..core.events import SignedEvent, event_from_json
+from ..core.gc import gc_paused
+from ..core.values import parse_time
+from ..errors import LedgerError, RuleViolation
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Finding",
+    "VerificationReport",
+    "bundle_digest",
+    "replay",
+    "verify_bundle",
+]
+
+#: The ``format`` member of an audit bundle (SPEC §6).
+BUNDLE_FORMAT = "ltl-bundle/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One failure (or warning) of a verification, tied to an entry when it concerns one."""
+
+    code: str
+    message: str
+    seq: int | None = None
+    event_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "seq": self.seq, "event": self.event_id}
+
+
+@dataclass(slots=True)
+class VerificationReport:
+    """The result of ``verify_bundle``: ``ok`` is True only when there is no error."""
+
+    lot: str | None
+    checkpoint: Checkpoint | None = None
+    entries: int = 0
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    state: rules.MemoryState | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        lot = self.state.lot(self.lot) if self.state is not None and self.lot else None
+        return {
+            "valid": self.ok,
+            "lot": self.lot,
+            "checkpoint": None
+            if self.checkpoint is None
+            else {
+                "origin": self.checkpoint.origin,
+                "size": self.checkpoint.size,
+                "root": base64.b64encode(self.checkpoint.root).decode(),
+            },
+            "entries": self.entries,
+            "lot_state": None
+            if lot is None
+            else {
+                "material": lot.material,
+                "mass_kg": str(lot.mass),
+                "custodian": lot.custodian,
+                "status": lot.status,
+                "head": lot.head,
+            },
+            "errors": [f.to_json() for f in self.errors],
+            "warnings": [f.to_json() for f in self.warnings],
+        }
+
+    def to_text(self) -> str:
+        lines = [f"bundle for lot {self.lot}: {'VALID' if self.ok else 'INVALID'}"]
+        if self.checkpoint is not None:
+            lines.append(
+                f"  checkpoint: {self.checkpoint.origin} size {self.checkpoint.size} "
+                f"root {base64.b64encode(self.checkpoint.root).decode()}"
+            )
+        lines.append(f"  entries verified: {self.entries}")
+        data = self.to_json()["lot_state"]
+        if data:
+            lines.append(
+                f"  lot: {data['material']}, {data['mass_kg']} kg, held by {data['custodian']} "
+                f"({data['status']}), head {data['head'][:16]}…"
+            )
+        for title, items in (("error", self.errors), ("warning", self.warnings)):
+            for f in items:
+                where = f" [seq {f.seq}]" if f.seq is not None else ""
+                lines.append(f"  {title}{where} {f.code}: {f.message}")
+        return "\n".join(lines)
+
+
+class _PathVerifier:
+    """Inclusion proofs against one root, memoizing subtrees already proven to be in it.
+
+    Entries of a bundle share most of their paths; once a recomputed subtree equals one already
+    proven, the rest of the path is proven too. Results equal RFC 9162 verification.
+    """
+
+    def __init__(self, size: int, root: bytes) -> None:
+        self.size = size
+        self.root = root
+        self.known: dict[tuple[int, int], bytes] = {(0, size): root}
+
+    def verify(self, index: int, leaf: bytes, proof: Sequence[bytes]) -> None:
+        if not 0 <= index < self.size:
+            raise merkle.ProofError(f"index {index} is outside the tree of size {self.size}")
+        path: list[tuple[tuple[int, int], tuple[int, int]]] = []  # (node range, sibling range)
+        lo, hi = 0, self.size
+        while hi - lo > 1:
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            if index < lo + k:
+                path.append(((lo, lo + k), (lo + k, hi)))
+                hi = lo + k
+            else:
+                path.append(((lo + k, hi), (lo, lo + k)))
+                lo = lo + k
+        if len(proof) != len(path):
+            raise merkle.ProofError(f"proof has {len(proof)} hashes, expected {len(path)}")
+        h = leaf
+        node = (index, index + 1)
+        computed: list[tuple[tuple[int, int], bytes]] = []
+        for (rng, sib), p in zip(reversed(path), proof, strict=True):
+            known = self.known.get(node)
+            if known is not None:
+                if known != h:
+                    raise merkle.ProofError("the proof does not lead to the checkpoint root")
+                break
+            computed.append((node, h))
+            h = merkle.node_hash(h, p) if sib[0] > rng[0] else merkle.node_hash(p, h)
+            computed.append((sib, p))
+            node = (min(rng[0], sib[0]), max(rng[1], sib[1]))
+        else:
+            if h != self.root:
+                raise merkle.ProofError("the proof does not lead to the checkpoint root")
+        for rng, value in computed:
+            self.known.setdefault(rng, value)
+
+
+class _Replay(rules.MemoryState):
+    """The verifier's state: credit balances are not provable from a bundle (see module doc)."""
+
+    def credit(self, account: tuple[str, str, str, str]) -> Decimal:
+        return Decimal("1e30")
+
+
+def replay(
+    events: Iterable[tuple[int, SignedEvent]],
+    config: rules.RuleConfig,
+    *,
+    verify_signature: bool = True,
+) -> rules.MemoryState:
+    """The state after ``(seq, event)`` pairs (in log order) went through the rules, credits
+    unbounded as in the verifier; an event the rules refuse is left out."""
+    state = _Replay()
+    for seq, ev in events:
+        try:
+            state.accept(ev, seq=seq, now=None, config=config, verify_signature=verify_signature)
+        except LedgerError:
+            continue
+    return state
+
+
+def _entry_fields(entry: Any) -> tuple[int, Any, list[bytes]]:
+    if not isinstance(entry, Mapping) or entry.keys() != {"seq", "event", "proof"}:
+        raise ValueError("an entry must have exactly seq, event and proof")
+    seq, proof = entry["seq"], entry["proof"]
+    if type(seq) is not int or seq < 0:
+        raise ValueError("seq must be a non-negative integer")
+    if type(proof) is not list:
+        raise ValueError("proof must be a list of base64 strings")
+    try:
+        hashes = [binascii.a2b_base64(p, strict_mode=True) for p in proof]
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError("proof hashes must be standard base64 strings") from None
+    return seq, entry["event"], hashes
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any] | bytes | str,
+    log_keys: Verifier | Sequence[Verifier],
+    *,
+    config: rules.RuleConfig | None = None,
+    trusted_checkpoints: Sequence[str] = (),
+    witnesses: Sequence[Witness] = (),
+    quorum: int = 0,
+) -> VerificationReport:
+    """Verify an audit bundle offline.
+
+    Args:
+        bundle: the bundle (parsed, or its JSON bytes/text, parsed strictly).
+        log_keys: the trusted log verifier key(s) (C2SP vkeys parsed with ``Verifier.parse``);
+            the checkpoint's origin line must be the key's name (we name log keys so).
+        config: rule configuration; must match the server's (tolerance).
+        witnesses, quorum: when given, at least ``quorum`` of these witnesses must have
+            cosigned the checkpoint (C2SP tlog-cosignature).
+        trusted_checkpoints: checkpoint notes the auditor saw before (from the log or
+            witnesses); one of the same size with another root proves a split view.
+
+    Returns:
+        the report; never raises for a bad bundle (every problem is a finding).
+    """
+    report = VerificationReport(lot=None)
+    try:
+        doc = bundle if isinstance(bundle, Mapping) else canonical.loads(bundle, max_bytes=None)
+    except LedgerError as e:
+        report.errors.append(Finding("invalid_bundle", f"not a strict JSON document: {e.message}"))
+        return report
+    if not isinstance(doc, Mapping) or set(doc) != {"format", "lot", "checkpoint", "entries"}:
+        report.errors.append(
+            Finding("invalid_bundle", "a bundle has exactly format, lot, checkpoint and entries")
+        )
+        return report
+    report.lot = str(doc["lot"])
+    if doc["format"] != BUNDLE_FORMAT:
+        report.errors.append(Finding("invalid_bundle", f"unknown format {doc['format']!r}"))
+        return report
+    verifiers = [log_keys] if isinstance(log_keys, Verifier) else list(log_keys)
+    cp = _check_checkpoint(
+        doc["checkpoint"], verifiers, trusted_checkpoints, report, witnesses, quorum
+    )
+    if cp is None or not isinstance(doc["entries"], list):
+        if cp is not None:
+            report.errors.append(Finding("invalid_bundle", "entries must be a list"))
+        return report
+    report.checkpoint = cp
+    with gc_paused():
+        _replay(doc["entries"], cp, report, config or rules.RuleConfig())
+    return report
+
+
+def _check_checkpoint(
+    note: Any,
+    verifiers: Sequence[Verifier],
+    trusted: Sequence[str],
+    report: VerificationReport,
+    witnesses: Sequence[Witness] = (),
+    quorum: int = 0,
+) -> Checkpoint | None:
+    if not isinstance(note, str):
+        report.errors.append(Finding("bad_checkpoint", "checkpoint must be the signed note text"))
+        return None
+    cp: Checkpoint | None = None
+    problems = []
+    for v in verifiers:
+        try:
+            cp = verify_checkpoint(note, v, origin=v.name, witnesses=witnesses, quorum=quorum)
+            break
+        except LedgerError as e:
+            problems.append(e.message)
+    if cp is None:
+        report.errors.append(
+            Finding(
+                "bad_checkpoint",
+                "the checkpoint is not signed by a trusted log key ("
+                + "; ".join(problems)
+                + "): obtain the bundle again, or check that you pass the right --log-key",
+            )
+        )
+        return None
+    for other in trusted:
+        for v in verifiers:
+            try:
+                seen = verify_checkpoint(other, v)
+            except LedgerError:
+                continue
+            if seen.origin == cp.origin and seen.size == cp.size and seen.root != cp.root:
+                report.errors.append(
+                    Finding(
+                        "split_view",
+                        f"the log signed two different trees of size {cp.size}: this bundle's "
+                        "checkpoint contradicts one you trusted before; the log operator is "
+                        "presenting a second history — report it and keep both notes as evidence",
+                    )
+                )
+    return cp
+
+
+def _replay(
+    entries: list[Any], cp: Checkpoint, report: VerificationReport, config: rules.RuleConfig
+) -> None:
+    paths = _PathVerifier(cp.size, cp.root)
+    state = _Replay()
+    report.state = state
+    last_seq = -1
+    used_heads: dict[tuple[str, str], int] = {}
+    created: set[str] = set()
+    accepted: list[tuple[int, SignedEvent]] = []
+    for position, entry in enumerate(entries):
+        try:
+            seq, obj, proof = _entry_fields(entry)
+        except ValueError as e:
+            report.errors.append(Finding("invalid_bundle", f"entry #{position}: {e}"))
+            continue
+        try:
+            ev = event_from_json(obj)
+        except LedgerError as e:
+            report.errors.append(Finding("invalid_event", e.message, seq))
+            continue
+        if seq <= last_seq:
+            report.errors.append(
+                Finding(
+                    "entry_order",
+                    f"entry #{position} (seq {seq}) is out of log order: "
+                    f"it follows seq {last_seq}; entries must be in strictly increasing seq",
+                    seq,
+                    ev.id,
+                )
+            )
+        last_seq = max(last_seq, seq)
+        try:
+            paths.verify(seq, merkle.leaf_hash(ev.hash_bytes), proof)
+        except merkle.ProofError as e:
+            report.errors.append(
+                Finding(
+                    "bad_inclusion_proof",
+                    f"event {ev.hash} is not at seq {seq} in the checkpointed tree: {e.message}",
+                    seq,
+                    ev.id,
+                )
+            )
+        for lot, head in ev.prev.items():
+            if (lot, head) in used_heads:
+                report.errors.append(
+                    Finding(
+                        "fork",
+                        f"lot {lot} forks: seq {used_heads[(lot, head)]} and seq {seq} "
+                        f"both extend head {head[:16]}…",
+                        seq,
+                        ev.id,
+                    )
+                )
+            used_heads[(lot, head)] = seq
+        try:
+            if state.is_genesis() and seq != 0:
+                raise RuleViolation(
+                    "forbidden",
+                    f"the first event of the bundle is at seq {seq}, but the log's genesis (the "
+                    "operator's party.register) is at seq 0: the bundle lacks its genesis",
+                )
+            state.accept(ev, seq=seq, now=None, config=config)
+        except LedgerError as e:
+            report.errors.append(_rule_finding(e, ev, seq, state, created))
+            continue
+        created.update(ev.lots_created)
+        accepted.append((seq, ev))
+        report.entries += 1
+        if ev.type == "credit.allocate":
+            report.warnings.append(
+                Finding(
+                    "credits_unverifiable",
+                    "the account balance behind this allocation is not provable from a bundle; "
+                    "the allocation's other rules were checked",
+                    seq,
+                    ev.id,
+                )
+            )
+    target = report.lot
+    if target is not None and target not in created:
+        report.errors.append(
+            Finding("chain_incomplete", f"the bundle does not contain the creation of lot {target}")
+        )
+    _compromised_warnings(state, accepted, report)
+
+
+def _rule_finding(
+    e: LedgerError, ev: SignedEvent, seq: int, state: rules.MemoryState, created: set[str]
+) -> Finding:
+    if e.code == "stale_head":
+        for lot, head in ev.prev.items():
+            current = state.lot(lot)
+            if current is not None and current.head != head:
+                return Finding(
+                    "chain_gap",
+                    f"lot {lot}: this event extends {head[:16]}…, but the last event of the lot in "
+                    f"the bundle is {current.head[:16]}… — an entry is missing or was altered",
+                    seq,
+                    ev.id,
+                )
+    if e.code == "unknown_lot":
+        missing = [lot for lot in ev.prev if lot not in created]
+        if missing:
+            return Finding(
+                "chain_incomplete",
+                f"the bundle lacks the creation of lot(s) {', '.join(missing)} that this event "
+                f"extends ({e.message})",
+                seq,
+                ev.id,
+            )
+    return Finding(e.code, e.message, seq, ev.id)
+
+
+def _compromised_warnings(
+    state: rules.MemoryState, accepted: list[tuple[int, SignedEvent]], report: VerificationReport
+) -> None:
+    for seq, ev in accepted:
+        key = state.key(ev.kid)
+        if key is None or key.compromised_since is None:
+            continue
+        if parse_time(ev.time) >= parse_time(key.compromised_since):
+            report.warnings.append(
+                Finding(
+                    "key_compromised",
+                    f"signed by key {ev.kid}, later revoked as compromised since "
+                    f"{key.compromised_since}; treat this event with suspicion",
+                    seq,
+                    ev.id,
+                )
+            )
+
+
+def bundle_digest(bundle: Mapping[str, Any]) -> str:
+    """SHA-256 hex of JCS(bundle) — the evidence hash a certificate names (SPEC §8)."""
+    return hashlib.sha256(canonical.jcs(bundle)).hexdigest()

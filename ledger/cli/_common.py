@@ -1,0 +1,50 @@
+"""What the ``ledger`` commands share: refusals with exit codes, option helpers, the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..client import ClientError, LedgerClient
+from ..client.errors import ApiError
+from ..core.checkpoint import Verifier
+
+__all__ = ["TokenOpt", "UrlOpt", "api_call", "client", "fail", "read_text", "read_vkey"]
+
+UrlOpt = Annotated[str, typer.Option(envvar="LEDGER_URL", help="ledger server URL")]
+TokenOpt = Annotated[str, typer.Option(envvar="LEDGER_TOKEN", help="API bearer token")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; the exit to raise (2: usage or input error)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def read_text(value: str) -> str:
+    """An option given inline or as a file holding it."""
+    path = Path(value)
+    return path.read_text().strip() if path.exists() else value.strip()
+
+
+def read_vkey(value: str) -> Verifier:
+    """A C2SP verifier key given inline or as a file. Raises CheckpointError."""
+    return Verifier.parse(read_text(value))
+
+
+def client(url: str, token: str | None, **kw: Any) -> LedgerClient:
+    """An SDK client for ``url`` with ``token``."""
+    return LedgerClient(url, token, **kw)
+
+
+def api_call(fn: Callable[[], Any]) -> Any:
+    """Run an SDK call; a refusal exits 1 with the problem, a network failure exits 2."""
+    try:
+        return fn()
+    except ApiError as e:
+        raise fail(f"{e.status} {e.code}: {e.detail}", 1) from e
+    except ClientError as e:
+        raise fail(f"cannot reach the ledger: {e.message}") from e

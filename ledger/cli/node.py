@@ -1,0 +1,306 @@
+"""Operator commands: keys, the database and its genesis, the server, fsck, tokens, the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from ..client import save_private_key
+from ..core import events
+from ..core.checkpoint import Signer
+from ..core.keys import b64url_encode, generate, kid_of, public_raw
+from ..core.values import format_time
+from ..errors import LedgerError
+from ._common import fail, read_vkey
+
+# The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
+# inside the commands that use them, so `ledger verify` and the partner commands start fast.
+
+__all__ = [
+    "demo",
+    "fsck",
+    "init",
+    "keygen",
+    "serve",
+    "token_app",
+]
+
+token_app = typer.Typer(
+    help="API tokens (stored hashed in the ledger database).", no_args_is_help=True
+)
+
+
+def keygen(
+    out: Annotated[Path, typer.Argument(help="where to write the PEM PKCS#8 private key")],
+    log_name: Annotated[
+        str | None, typer.Option("--log-name", help="also print the C2SP vkey for this log name")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Make an Ed25519 key: writes OUT (mode 0600), prints kid and public key."""
+    if out.exists() and not force:
+        raise fail(f"{out} exists; pass --force to overwrite it")
+    key = generate()
+    save_private_key(key, out)
+    pub = public_raw(key)
+    typer.echo(f"kid {kid_of(pub)}")
+    typer.echo(f"pub {b64url_encode(pub)}")
+    if log_name:
+        typer.echo(f"vkey {Signer(log_name, key).verifier.vkey}")
+
+
+def init(
+    operator_id: Annotated[str, typer.Option(help="party id of the operator")] = "operator",
+    name: Annotated[str, typer.Option(help="operator's legal name")] = "Ledger operator",
+    country: Annotated[str, typer.Option(help="operator's country (ISO 3166-1 alpha-2)")] = "US",
+) -> None:
+    """Create keys (if missing), the database, and the genesis event; print the log vkey."""
+    from ..service.settings import Settings, open_ledger
+
+    settings = Settings()
+    for key_name in ("operator", "log", "attest"):
+        path = settings.key_path(key_name)
+        if not path.exists():
+            save_private_key(generate(), path)
+            typer.echo(f"created {path}")
+    try:
+        ledger = open_ledger(settings)
+    except LedgerError as e:
+        raise fail(e.message) from e
+    with ledger:
+        if ledger.size() == 0:
+            op_key = settings.load_key("operator")
+            pub = public_raw(op_key)
+            body = {
+                "party": {
+                    "id": operator_id,
+                    "name": name,
+                    "country": country,
+                    "roles": ["operator"],
+                    "feoc": False,
+                },
+                "keys": [{"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}],
+            }
+            now = format_time(datetime.now(UTC).replace(microsecond=0))
+            ev = events.sign(
+                type="party.register", actor=operator_id, key=op_key, body=body, time=now
+            )
+            receipt = ledger.append(ev)
+            typer.echo(f"genesis event {receipt.hash} at seq {receipt.seq}")
+        else:
+            typer.echo(f"ledger already initialized ({ledger.size()} events)")
+        ledger.checkpoint()
+        typer.echo(f"database {settings.database_url}")
+        typer.echo(f"log vkey {ledger.log_signer.verifier.vkey}")
+
+
+def fsck(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """Re-derive the tree and all state from the stored events and compare (exit 1 on problems)."""
+    from ..service.settings import Settings, open_ledger
+
+    try:
+        ledger = open_ledger(Settings())
+    except LedgerError as e:
+        raise fail(e.message) from e
+    with ledger:
+        report = ledger.fsck()
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@token_app.command("create")
+def token_create(
+    party: Annotated[str, typer.Option(help="the party the token speaks for")],
+    role: Annotated[str, typer.Option(help="partner | auditor | admin")],
+) -> None:
+    """Issue a token; the token alone is printed on the last line (shown once)."""
+    from ..service.settings import Settings
+    from ..service.tokens import create_token
+    from ..store.sql import SqlStore
+
+    settings = Settings()
+    try:
+        store = SqlStore(settings.database_url)
+        token = create_token(store, party, role)
+    except LedgerError as e:
+        raise fail(e.message) from e
+    store.close()
+    typer.echo(f"token for {party} ({role}); store it now, it is not shown again:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token issued: id (SHA-256 of the token), party, role, created, revoked."""
+    from ..service.settings import Settings
+    from ..store.sql import SqlStore
+
+    store = SqlStore(Settings().database_url)
+    for t in store.tokens():
+        state = "revoked" if t.revoked else "live"
+        typer.echo(f"{t.hash}  {t.party:12s} {t.role:8s} {t.created_at}  {state}")
+    store.close()
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="the token, or its id (SHA-256) from `token list`")],
+) -> None:
+    """Revoke a token (servers stop accepting it within 30 s; at once when revoked over HTTP)."""
+    from ..service.settings import Settings
+    from ..service.tokens import hash_token
+    from ..store.sql import SqlStore
+
+    token_id = token if re.fullmatch("[0-9a-f]{64}", token) else hash_token(token)
+    store = SqlStore(Settings().database_url)
+    done = store.revoke_token(token_id)
+    store.close()
+    if not done:
+        raise fail(f"no live token {token_id[:16]}…", 1)
+    typer.echo(f"revoked {token_id}")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="seed the Korean–US scenario with the published example keys (demo mode)"
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API (uvicorn; SQLite at ./ledger.db unless LEDGER_DATABASE_URL is set)."""
+    import uvicorn
+
+    from api import create_app
+
+    from ..service.settings import Settings
+
+    settings = Settings(demo=True) if demo else Settings()
+    try:
+        app_ = create_app(settings)
+    except LedgerError as e:
+        raise fail(e.message) from e
+    if demo:
+        from .demo import seed_demo
+
+        state = app_.state.ltl
+        tokens = seed_demo(state.ledger)
+        typer.echo("demo data seeded; tokens (EXAMPLE, demo only):")
+        for party, token in tokens.items():
+            typer.echo(f"  {party:8s} {token}")
+    typer.echo(f"log vkey {app_.state.ltl.ledger.log_signer.verifier.vkey}")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def demo(
+    workdir: Annotated[
+        Path, typer.Option(help="where the demo database, bundle and vkey go")
+    ] = Path("demo"),
+    url: Annotated[
+        str | None, typer.Option(help="use this running server instead of starting one")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="with --url: an admin token (relays every party's events)")
+    ] = None,
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="with --url: the server's log vkey")
+    ] = None,
+) -> None:
+    """Run the Korean–US scenario end to end over real HTTP (starts a server on SQLite)."""
+    from .demo import HttpTarget, run_demo
+
+    if url is not None:
+        if not token or not log_key:
+            raise fail("--url needs --token (admin) and --log-key (the log vkey)")
+        target = HttpTarget(url, {"operator": token, "auditor": token})
+        target.set_vkey(read_vkey(log_key).vkey)
+        try:
+            result = run_demo(target, workdir, echo=typer.echo)
+        finally:
+            target.close()
+        raise typer.Exit(0 if result.ok else 1)
+    with _demo_server(workdir) as (server_url, tokens, vkey):
+        typer.echo(
+            f"LTL demo — server at {server_url}, SQLite at {workdir / 'ledger.db'} "
+            "(EXAMPLE KEYS: demo only)"
+        )
+        target = HttpTarget(server_url, tokens)
+        target.set_vkey(vkey)
+        try:
+            result = run_demo(target, workdir, echo=typer.echo)
+        finally:
+            target.close()
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@contextmanager
+def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """A fresh demo database with tokens, and a real server process on a free port."""
+    from ..service.settings import Settings
+    from ..store.sql import SqlStore
+    from .demo import demo_tokens
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "ledger.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": f"sqlite:///{db}",
+        "LEDGER_DEMO": "1",
+        "LEDGER_ORIGIN": "demo.ltl.example/log",
+    }
+    settings = Settings(
+        database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]
+    )
+    store = SqlStore(settings.database_url)
+    tokens = demo_tokens(store)
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                err = server.stderr.read().decode() if server.stderr else ""
+                raise fail(f"the demo server did not start: {err[-2000:]}")
+            time.sleep(0.1)
+        yield url, tokens, settings.log_signer().verifier.vkey
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if server.stderr:
+            server.stderr.close()

@@ -1,0 +1,359 @@
+"""The JSON objects of the HTTP API (SPEC §9): what the server answers and the SDK returns.
+
+One set of models for both sides: the server (``api/``) declares its responses with them (they
+appear in /openapi.json) and the SDK (``ledger.client``) parses every answer into them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.values import LOT_ID_RE, MODELS, PARTY_ID_RE
+
+__all__ = [
+    "BatchIn",
+    "BatchItem",
+    "BatchOut",
+    "BundleEntry",
+    "BundleOut",
+    "CertificateIn",
+    "ChainItem",
+    "ChainOut",
+    "ComplianceOut",
+    "ComplianceResultOut",
+    "ConsistencyProofOut",
+    "EventOut",
+    "HealthOut",
+    "InclusionProofOut",
+    "KeyOut",
+    "LineageOut",
+    "LotList",
+    "LotOut",
+    "MethodOut",
+    "OriginOut",
+    "PartyList",
+    "PartyOut",
+    "Problem",
+    "ProvenanceOut",
+    "ReceiptOut",
+    "RecycledContentOut",
+    "SharesOut",
+    "SiteOut",
+    "StepOut",
+    "TokenIn",
+    "TokenInfo",
+    "TokenList",
+    "TokenOut",
+    "VerifyIn",
+    "VerifyOut",
+]
+
+_PARTY_PATTERN = f"^{PARTY_ID_RE.pattern}$"
+_LOT_PATTERN = f"^{LOT_ID_RE.pattern}$"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with the SPEC ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+
+
+class ReceiptOut(BaseModel):
+    """An accepted event: its log index, hash and the new head of each lot it touched."""
+
+    seq: int
+    hash: str
+    lots: dict[str, str]
+
+
+class BatchIn(BaseModel):
+    """Up to ``max_batch_events`` signed events, applied in order."""
+
+    events: list[dict[str, Any]]
+
+
+class BatchItem(BaseModel):
+    """One event's outcome: 201/200 with a receipt, or a problem."""
+
+    status: int
+    receipt: ReceiptOut | None = None
+    problem: Problem | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItem]
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 inclusion proof; hashes in standard base64."""
+
+    index: int
+    size: int
+    proof: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    """RFC 9162 consistency proof; hashes in standard base64."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[str]
+
+
+class EventOut(BaseModel):
+    """A signed event, its log index and its inclusion proof against ``checkpoint``."""
+
+    seq: int
+    hash: str
+    event: dict[str, Any]
+    proof: InclusionProofOut
+    checkpoint: str
+
+
+class SiteOut(BaseModel):
+    country: str
+    name: str
+
+
+class SharesOut(BaseModel):
+    """Shares per category (decimal strings, 6 places, half-even), virgin and recycled total."""
+
+    post_consumer: str
+    pre_consumer_battery: str
+    pre_consumer_other: str
+    virgin: str
+    recycled: str
+
+
+class LotOut(BaseModel):
+    """A lot's current state."""
+
+    lot: str
+    material: str
+    mass_kg: str
+    custodian: str
+    status: Literal["held", "in_transit", "consumed"]
+    head: str
+    created_seq: int
+    time: str
+    composition: dict[str, str] | None
+    source: str | None
+    site: SiteOut
+    model: str
+    transit_to: str | None
+    transit_ship: str | None
+    parents: list[str]
+    shares: SharesOut
+    element_shares: dict[str, SharesOut | None] | None
+
+
+class LotList(BaseModel):
+    items: list[LotOut]
+    next: str | None
+
+
+class ChainItem(BaseModel):
+    seq: int
+    hash: str
+    event: dict[str, Any]
+
+
+class ChainOut(BaseModel):
+    items: list[ChainItem]
+    next: str | None = None
+
+
+class ProvenanceOut(BaseModel):
+    """The upstream graph: nodes are lots, edges transforms (input -> output) and shipments."""
+
+    lot: str
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+class BundleEntry(BaseModel):
+    seq: int
+    event: dict[str, Any]
+    proof: list[str]
+
+
+class BundleOut(BaseModel):
+    """The audit bundle of SPEC §6."""
+
+    format: str
+    lot: str
+    checkpoint: str
+    entries: list[BundleEntry]
+
+
+class KeyOut(BaseModel):
+    kid: str
+    alg: str = "Ed25519"
+    pub: str
+    added_seq: int
+    revoked_seq: int | None
+    compromised_since: str | None = None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    country: str
+    roles: list[str]
+    feoc: bool
+    registered_seq: int
+    keys: list[KeyOut]
+
+
+class PartyList(BaseModel):
+    items: list[PartyOut]
+    next: str | None
+
+
+class TokenIn(BaseModel):
+    party: str = Field(pattern=_PARTY_PATTERN, description="a party id")
+    role: Literal["partner", "auditor", "admin"]
+
+
+class TokenOut(BaseModel):
+    token: str
+    party: str
+    role: str
+
+
+class TokenInfo(BaseModel):
+    """A token as the admin sees it: its id is the SHA-256 of the token (the token itself is
+    never stored)."""
+
+    id: str
+    party: str
+    role: str
+    created_at: str
+    revoked: bool
+
+
+class TokenList(BaseModel):
+    items: list[TokenInfo]
+    next: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    size: int
+
+
+class OriginOut(BaseModel):
+    """An origin (``lot.create``) lot and the mass it contributes to the lot (proportional)."""
+
+    lot: str
+    material: str
+    source: str | None
+    party: str
+    country: str
+    site: str
+    share: str
+    mass_kg: str
+    exact: str = Field(description="the contributed kg as an exact rational p/q")
+
+
+class StepOut(BaseModel):
+    """A lineage step: create, transform, ship or receive, with party, country and kind."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    event: str
+    type: str
+    kind: Literal["extraction", "recycling", "processing", "transport"]
+    party: str
+    country: str | None
+    lots: list[str]
+
+
+class LineageOut(BaseModel):
+    origins: list[OriginOut]
+    steps: list[StepOut]
+
+
+class MethodOut(BaseModel):
+    """How a lineage step counted recycled content (a transform's model or an allocation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    event: str
+    kind: Literal["transform", "credit.allocate"]
+    model: str
+    lots: list[str]
+
+
+class ComplianceResultOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    share: str | None = None
+    minimum: str | None = None
+    result: Literal["pass", "fail", "n/a"]
+
+
+class ComplianceOut(BaseModel):
+    """One rule pack's evaluation, dated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scheme: str
+    as_of: str
+    provisional: bool
+    elements: dict[str, ComplianceResultOut]
+    checks: dict[str, ComplianceResultOut] | None = None
+
+
+class RecycledContentOut(BaseModel):
+    """The recycled-content report of SPEC §7 (``null`` = unknown composition or share)."""
+
+    lot: str
+    as_of: str
+    material: str
+    mass_kg: str
+    model: str
+    composition: dict[str, str] | None
+    mass: SharesOut
+    elements: dict[str, SharesOut | None]
+    lineage: LineageOut
+    method: list[MethodOut]
+    compliance: list[ComplianceOut]
+
+
+class CertificateIn(BaseModel):
+    """A request for a recycled-content certificate of ``lot``."""
+
+    lot: str = Field(pattern=_LOT_PATTERN)
+    model: str | None = Field(default=None, pattern=f"^({'|'.join(MODELS)})$")
+    as_of: date | None = None
+
+
+class VerifyIn(BaseModel):
+    """A certificate to verify, with (optionally) the bundle it was computed from."""
+
+    credential: dict[str, Any]
+    bundle: dict[str, Any] | None = None
+
+
+class VerifyOut(BaseModel):
+    """A certificate verification report."""
+
+    valid: bool
+    issuer: str | None
+    lot: str | None
+    recomputed: bool
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    bundle: dict[str, Any] | None = None

@@ -1,0 +1,205 @@
+"""``check_signer`` and ``apply``: the one entry point of the rules, plus party and key events."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from .. import keys
+from ..events import SignedEvent
+from ..values import parse_time
+from ._base import Ctx, fail
+from .lots import LOT_HANDLERS
+from .records import Delta, Key, Party, RuleConfig, StateView
+
+__all__ = ["apply", "check_signer"]
+
+_DEFAULT = RuleConfig()
+
+
+def _registrable(k: Any, path: str) -> bytes:
+    pub = keys.b64url_decode(k["pub"])
+    try:
+        keys.check_registrable_public_key(pub)
+    except keys.KeyFormatError as e:
+        raise fail("invalid_event", f"{path}: {e.message}") from None
+    return pub
+
+
+def _genesis_key(ev: SignedEvent, seq: int) -> Key:
+    if ev.type != "party.register":
+        raise fail(
+            "forbidden",
+            f"the ledger is empty, so its first event must be the "
+            f"operator's self-signed party.register, not a {ev.type}",
+        )
+    party = ev.body["party"]
+    if party["id"] != ev.actor:
+        raise fail(
+            "forbidden",
+            f"the genesis party.register must be self-signed: actor "
+            f"{ev.actor!r} registers {party['id']!r}; register the operator itself",
+        )
+    if "operator" not in party["roles"]:
+        raise fail(
+            "forbidden", "the genesis party.register must register a party with the operator role"
+        )
+    for k in ev.body["keys"]:
+        if k["kid"] == ev.kid:
+            return Key(ev.kid, ev.actor, keys.b64url_decode(k["pub"]), seq)
+    raise fail(
+        "unknown_key",
+        f"kid {ev.kid} is not among the keys the genesis event registers: sign it with one of them",
+    )
+
+
+def check_signer(view: StateView, ev: SignedEvent, *, seq: int) -> Key:
+    """The key that must have signed ``ev``: registered, of the actor, not revoked.
+
+    In an empty ledger (``view.is_genesis()``) the key comes from the event itself, which must
+    be the operator's self-signed ``party.register``. A kid registered to a party other than
+    the actor is ``unknown_key`` (the actor has no such key).
+
+    Raises:
+        RuleViolation: ``unknown_party``, ``unknown_key``, ``key_revoked`` or (genesis)
+            ``forbidden``.
+    """
+    if view.is_genesis():
+        return _genesis_key(ev, seq)
+    if view.party(ev.actor) is None:
+        raise fail(
+            "unknown_party",
+            f"party {ev.actor!r} is not registered: ask the operator "
+            "to register it (party.register) before it signs events",
+        )
+    key = view.key(ev.kid)
+    if key is None or key.party != ev.actor:
+        raise fail(
+            "unknown_key",
+            f"party {ev.actor!r} has no key {ev.kid}: sign with one of "
+            "its registered keys, or register this one first (key.add)",
+        )
+    if key.revoked_seq is not None:
+        raise fail(
+            "key_revoked",
+            f"key {ev.kid} of {ev.actor!r} was revoked at log index "
+            f"{key.revoked_seq}: sign with a valid key of {ev.actor!r}",
+        )
+    return key
+
+
+def _operator_or(c: Ctx, party: str) -> None:
+    if c.ev.actor != party and "operator" not in c.actor().roles:
+        raise fail(
+            "forbidden",
+            f"only party {party!r} itself or the operator may sign a "
+            f"{c.ev.type} for {party!r}, not {c.ev.actor!r}",
+        )
+
+
+def _new_key(c: Ctx, k: Any, party: str, path: str) -> None:
+    pub = _registrable(k, path)
+    if c.view.key(k["kid"]) is not None or k["kid"] in c.delta.keys:
+        raise fail(
+            "invalid_event",
+            f"{path}: key {k['kid']} is already registered; generate a new key pair for this party",
+        )
+    c.delta.keys[k["kid"]] = Key(k["kid"], party, pub, c.seq)
+
+
+def _party_register(c: Ctx) -> None:
+    if not c.view.is_genesis():
+        c.require_role("operator")
+    p = c.body["party"]
+    if c.view.party(p["id"]) is not None:
+        raise fail(
+            "invalid_event",
+            f"body.party.id: party {p['id']!r} is already registered; "
+            "use key.add to give it a new key",
+        )
+    c.delta.parties[p["id"]] = Party(
+        p["id"], p["name"], p["country"], frozenset(p["roles"]), p["feoc"], c.seq
+    )
+    for i, k in enumerate(c.body["keys"]):
+        _new_key(c, k, p["id"], f"body.keys[{i}]")
+
+
+def _key_add(c: Ctx) -> None:
+    party = c.body["party"]
+    if c.view.party(party) is None:
+        raise fail("unknown_party", f"party {party!r} is not registered: register it first")
+    _operator_or(c, party)
+    _new_key(c, c.body["key"], party, "body.key")
+
+
+def _key_revoke(c: Ctx) -> None:
+    b = c.body
+    if c.view.party(b["party"]) is None:
+        raise fail("unknown_party", f"party {b['party']!r} is not registered")
+    _operator_or(c, b["party"])
+    key = c.view.key(b["kid"])
+    if key is None or key.party != b["party"]:
+        raise fail(
+            "unknown_key",
+            f"party {b['party']!r} has no key {b['kid']}: name one of its registered keys",
+        )
+    if key.revoked_seq is not None:
+        raise fail(
+            "key_revoked",
+            f"key {b['kid']} was already revoked at log index {key.revoked_seq}; nothing to do",
+        )
+    c.delta.keys[key.kid] = dataclasses.replace(
+        key, revoked_seq=c.seq, compromised_since=b.get("compromised_since")
+    )
+
+
+_HANDLERS: dict[str, Callable[[Ctx], None]] = {
+    "party.register": _party_register,
+    "key.add": _key_add,
+    "key.revoke": _key_revoke,
+    **LOT_HANDLERS,
+}
+
+
+def apply(
+    view: StateView,
+    ev: SignedEvent,
+    *,
+    seq: int,
+    now: datetime | None,
+    config: RuleConfig = _DEFAULT,
+    verify_signature: bool = True,
+) -> Delta:
+    """Check ``ev`` against every rule of SPEC section 4 and return what it changes.
+
+    Pure: reads ``view``, never writes it. ``seq`` is the log index the event would get;
+    ``now`` the ledger clock (``None`` skips the clock-skew check, e.g. in offline replay).
+
+    Args:
+        verify_signature: set False only when the caller already verified ``ev.sig`` under the
+            key ``check_signer`` returns.
+
+    Raises:
+        RuleViolation: the SPEC code of the first rule broken, with what to do about it.
+    """
+    key = check_signer(view, ev, seq=seq)
+    if verify_signature and not keys.verify(key.pub, ev.sig, ev.signing_input):
+        raise fail(
+            "bad_signature",
+            f"the signature does not verify under key {ev.kid} of "
+            f"{ev.actor!r}: sign 'ltl/v1/event\\n' + JCS(envelope without sig) with it",
+        )
+    if now is not None:
+        limit = now + timedelta(seconds=config.max_future_seconds)
+        if parse_time(ev.time) > limit:
+            raise fail(
+                "bad_time",
+                f"time {ev.time} is more than {config.max_future_seconds} s "
+                f"ahead of the ledger clock ({now.isoformat()}): fix the signer's clock "
+                "and re-sign",
+            )
+    c = Ctx(view, ev, seq, config, Delta.empty())
+    _HANDLERS[ev.type](c)
+    return c.delta

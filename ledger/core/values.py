@@ -1,0 +1,178 @@
+"""SPEC §1 scalar values and vocabularies: identifiers, countries, elements, masses, times.
+
+Every check here is exact: masses are ``Decimal`` parsed from strings (never floats), times are
+real UTC instants. :func:`field_error` is the one way the format checks refuse a value: an
+``invalid_event`` naming the JSON path at fault and what to send instead.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+from ..errors import RuleViolation
+
+__all__ = [
+    "CATEGORIES",
+    "COUNTRIES",
+    "ELEMENTS",
+    "EVENT_TYPES",
+    "HASH_RE",
+    "KID_RE",
+    "LOT_ID_RE",
+    "MODELS",
+    "PARTY_ID_RE",
+    "PARTY_ROLES",
+    "SOURCES",
+    "TEXT_MAX",
+    "UUID_RE",
+    "field_error",
+    "format_mass",
+    "format_time",
+    "is_mass",
+    "parse_mass",
+    "parse_time",
+]
+
+EVENT_TYPES = (
+    "party.register",
+    "key.add",
+    "key.revoke",
+    "lot.create",
+    "lot.ship",
+    "lot.receive",
+    "lot.transform",
+    "lot.assay",
+    "lot.adjust",
+    "lot.attest",
+    "credit.allocate",
+)
+#: The roles a party is registered with (SPEC §4); API token roles are another thing
+#: (``ledger.service.tokens.TOKEN_ROLES``).
+PARTY_ROLES = (
+    "operator",
+    "producer",
+    "recycler",
+    "processor",
+    "manufacturer",
+    "carrier",
+    "lab",
+    "auditor",
+)
+CATEGORIES = ("post_consumer", "pre_consumer_battery", "pre_consumer_other")
+SOURCES = ("virgin", *CATEGORIES)
+#: The recycled-content models of a transform (SPEC §7).
+MODELS = ("controlled_blending", "mass_balance")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+ELEMENTS = _words(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
+    "Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy "
+    "Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf "
+    "Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"
+)
+COUNTRIES = _words(
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR "
+    "BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ "
+    "EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW "
+    "GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY "
+    "KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV "
+    "MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY "
+    "QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG "
+    "TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM "
+    "ZW"
+)
+#: Longest free text (names, material, process, reason, ...), in characters.
+TEXT_MAX = 4096
+
+#: SPEC §1 identifier forms (use ``fullmatch``).
+PARTY_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+LOT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+KID_RE = re.compile(r"[0-9a-f]{16}")
+HASH_RE = re.compile(r"[0-9a-f]{64}")
+_MASS_RE = re.compile(r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?")
+_TIME_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
+)
+_MICRO = Decimal("0.000001")
+
+
+def field_error(path: str, message: str) -> RuleViolation:
+    """An ``invalid_event`` refusal of the value at JSON ``path``; ``message`` says what to send."""
+    return RuleViolation("invalid_event", f"{path}: {message}")
+
+
+def is_mass(text: object) -> bool:
+    """Whether ``text`` is a SPEC mass string (zero included)."""
+    return isinstance(text, str) and _MASS_RE.fullmatch(text) is not None
+
+
+@lru_cache(maxsize=65536)
+def parse_time(s: str) -> datetime:
+    """Parse a SPEC time (``2025-06-02T08:30:00Z``, up to 6 fraction digits) to an aware UTC
+    datetime.
+
+    Raises:
+        RuleViolation: ``invalid_event`` when ``s`` is not a SPEC time or not a real instant.
+    """
+    m = _TIME_RE.fullmatch(s) if isinstance(s, str) else None
+    if m is None:
+        raise field_error("time", f"{s!r} is not an RFC 3339 UTC time like 2025-06-02T08:30:00Z")
+    y, mo, d, h, mi, sec, frac = m.groups()
+    try:
+        micro = int(frac.ljust(6, "0")) if frac else 0
+        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), micro, tzinfo=UTC)
+    except ValueError:
+        raise field_error("time", f"{s!r} is not a real date and time") from None
+
+
+def format_time(dt: datetime) -> str:
+    """Format an aware datetime as a SPEC time in UTC (fraction only when non-zero)."""
+    if dt.tzinfo is None:
+        raise ValueError("format_time needs an aware datetime")
+    dt = dt.astimezone(UTC)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.year < 1000:
+        text = f"{dt.year:04d}" + text[text.index("-") :]
+    if dt.microsecond:
+        text += "." + f"{dt.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def parse_mass(s: str) -> Decimal:
+    """Parse a SPEC mass string (kilograms) exactly.
+
+    Raises:
+        RuleViolation: ``invalid_event`` when ``s`` is not a SPEC mass.
+    """
+    if not isinstance(s, str) or _MASS_RE.fullmatch(s) is None:
+        raise field_error(
+            "mass",
+            f"{s!r} is not a mass: send kilograms as a decimal string like "
+            '"20000" or "1250.5" (at most 12 integer digits and 6 decimals)',
+        )
+    return Decimal(s)
+
+
+def format_mass(d: Decimal) -> str:
+    """The canonical SPEC mass string of ``d``: fixed notation, no needless zeros.
+
+    Raises:
+        ValueError: ``d`` is negative, not finite, has more than 6 decimals or 12 integer digits.
+    """
+    if not d.is_finite() or d < 0:
+        raise ValueError(f"{d} is not a mass")
+    q = d.quantize(_MICRO)
+    if q != d:
+        raise ValueError(f"{d} has more than 6 decimals")
+    text = format(abs(q), "f").rstrip("0").rstrip(".")
+    if len(text.partition(".")[0]) > 12:
+        raise ValueError(f"{d} has more than 12 integer digits")
+    return text

@@ -1,0 +1,265 @@
+"""The Ledger facade: one object over one database, each job delegated to its own part.
+
+* :class:`~ledger.service.writer.Writer`: append (atomic, durable, group-committed);
+* :class:`~ledger.service.reads.Reads`: lots, parties, keys, chains, events;
+* :class:`~ledger.service.log.Log`: checkpoints signed on demand, inclusion and consistency proofs;
+* ``bundles``, ``provenance``, ``sources``: audit bundles, upstream graphs and partner views,
+  recycled-content reports; ``fsck``: re-derivation; ``tokens``: API tokens.
+
+The HTTP API and the command line talk to this facade only, never to the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ..attest.certificates import certify, check_model
+from ..attest.recycled import recycled_content
+from ..core import rules
+from ..core.checkpoint import Signer
+from ..core.events import SignedEvent
+from ..core.keys import Ed25519PrivateKey
+from ..core.receipt import Receipt
+from ..errors import LedgerError, NotFound
+from ..store.protocol import CertificateRecord, CheckpointRecord, Store, TokenRecord
+from . import bundles, provenance, tokens
+from .fsck import FsckReport, fsck
+from .log import Log
+from .reads import Reads
+from .sources import source_for
+from .writer import Writer
+
+__all__ = ["Ledger"]
+
+
+class Ledger:
+    """One ledger over one database.
+
+    Args:
+        store: the storage (``ledger.store.sql.SqlStore``).
+        log_signer: the log's checkpoint key (C2SP signed-note signer); not any party's key.
+        origin: the checkpoint origin line, e.g. ``ltl.example.org/log``.
+        config: rule configuration (mass tolerance, clock skew).
+        clock: returns the current UTC time (tests pass a fixed clock).
+        max_batch: most events committed in one group.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        log_signer: Signer,
+        origin: str,
+        config: rules.RuleConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+        max_batch: int = 2000,
+    ) -> None:
+        self.store = store
+        self.log_signer = log_signer
+        self.origin = origin
+        self.config = config or rules.RuleConfig()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.reads = Reads(store)
+        self.log = Log(store, self.reads, log_signer=log_signer, origin=origin, clock=self.clock)
+        self.writer = Writer(store, self.config, self.clock, max_batch)
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop the writer (after the queued appends) and close the database."""
+        if not self._closed:
+            self._closed = True
+            self.writer.close()
+            self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ append (Writer)
+    def append(self, event: bytes | SignedEvent) -> Receipt:
+        """Append one signed event; returns once it is durably committed.
+
+        Raises:
+            RuleViolation: the event was refused (``code`` says why).
+            StorageError: the database failed; nothing was written.
+        """
+        return self.writer.append(event)
+
+    def submit(self, event: bytes | SignedEvent) -> Future[Receipt]:
+        """Parse, verify and queue one event without waiting; the future resolves once the
+        event is committed durably (or fails with the ``LedgerError`` that refused it).
+
+        Raises:
+            RuleViolation: refused before queueing (bad JSON, schema, signature).
+        """
+        return self.writer.submit(event)
+
+    def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
+        """Append events in order, each accepted or refused on its own: per event its
+        ``Receipt`` or the ``LedgerError`` that refused it."""
+        return self.writer.append_many(events)
+
+    # ------------------------------------------------------------------ reads (Reads)
+    def size(self) -> int:
+        """Number of events in the log."""
+        return self.reads.size()
+
+    def lot(self, lot_id: str) -> rules.Lot:
+        """The current state of one lot. Raises NotFound."""
+        return self.reads.lot(lot_id)
+
+    def lots(self, lot_ids: Sequence[str]) -> dict[str, rules.Lot]:
+        """The current state of the lots that exist among ``lot_ids``."""
+        return self.reads.lots(lot_ids)
+
+    def party(self, party_id: str) -> rules.Party:
+        """A registered party. Raises NotFound."""
+        return self.reads.party(party_id)
+
+    def party_keys(self, party_id: str) -> list[rules.Key]:
+        """Every key the party ever had, in registration order."""
+        return self.reads.party_keys(party_id)
+
+    def list_lots(
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[rules.Lot]:
+        """Lots in id order after the cursor ``after``, optionally filtered."""
+        return self.reads.list_lots(after=after, limit=limit, custodian=custodian, status=status)
+
+    def list_parties(self, *, after: str | None = None, limit: int = 100) -> list[rules.Party]:
+        """Parties in id order after the cursor ``after``."""
+        return self.reads.list_parties(after=after, limit=limit)
+
+    def events(self, seqs: Sequence[int]) -> list[tuple[int, SignedEvent]]:
+        """Parsed events at these log indexes, in log order."""
+        return self.reads.events(seqs)
+
+    def chain(self, lot_id: str) -> list[tuple[int, SignedEvent]]:
+        """The lot's chain: its creating event, then every event that named it. Raises
+        NotFound."""
+        return self.reads.chain(lot_id)
+
+    def event(self, event_hash: str) -> tuple[int, SignedEvent]:
+        """An event by its hex hash. Raises NotFound."""
+        return self.reads.event(event_hash)
+
+    # ------------------------------------------------------------------ checkpoints (Log)
+    def checkpoint(self) -> CheckpointRecord:
+        """The latest checkpoint, signed first if the tree has grown (see ``Log.checkpoint``)."""
+        return self.log.checkpoint()
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord:
+        """A previously signed checkpoint. Raises NotFound."""
+        return self.log.checkpoint_at(size)
+
+    def inclusion_proof(
+        self, event_hash: str, size: int | None = None
+    ) -> tuple[int, int, list[bytes]]:
+        """(index, size, proof) of an event in the tree of ``size`` (default: latest)."""
+        return self.log.inclusion_proof(event_hash, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof between two tree sizes. Raises NotFound."""
+        return self.log.consistency_proof(size1, size2)
+
+    # ------------------------------------------------------------------ bundles, provenance
+    def bundle(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:
+        """The audit bundle of a lot (SPEC §6), its history up to ``upto`` (a partner's
+        cut-off) when given. Raises NotFound."""
+        return bundles.build_bundle(self.store, self.log, lot_id, upto=upto)
+
+    def partner_view(self, party: str) -> dict[str, int | None]:
+        """What a partner may read: lot -> the last log index it may see (None: all)."""
+        return provenance.partner_view(self.reads, party)
+
+    def lots_as_of(self, cutoffs: Mapping[str, int]) -> dict[str, rules.Lot]:
+        """The state of each lot as it was right after log index ``cutoffs[lot]``."""
+        return provenance.lots_as_of(self.reads, self.config, cutoffs)
+
+    def provenance(
+        self, lot_id: str, view: Mapping[str, int | None] | None = None
+    ) -> dict[str, Any]:
+        """The upstream graph of a lot, as a partner's ``view`` shows it. Raises NotFound."""
+        return provenance.provenance(self.reads, self.config, lot_id, view)
+
+    def recycled_content(
+        self, lot_id: str, *, as_of: date, upto: int | None = None
+    ) -> dict[str, Any]:
+        """The SPEC §7 report of a lot (up to a partner's cut-off ``upto``). Raises NotFound."""
+        source = source_for(self.reads, self.config, lot_id, upto=upto)
+        return recycled_content(source, lot_id, as_of=as_of)
+
+    def fsck(self) -> FsckReport:
+        """Re-derive the tree and all derived state from the stored events and compare."""
+        verifier = self.log_signer.verifier
+        return fsck(self.store, config=self.config, verifier=verifier, origin=self.origin)
+
+    # ------------------------------------------------------------------ certificates
+    def issue_certificate(
+        self,
+        lot_id: str,
+        *,
+        issuer_key: Ed25519PrivateKey,
+        as_of: date | None = None,
+        model: str | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Issue a certificate computed from the lot's bundle and store both (append-only);
+        returns (credential, bundle).
+
+        Raises:
+            LedgerError: a bad ``model`` (``bad_request``); NotFound: no such lot.
+        """
+        check_model(model)
+        bundle = self.bundle(lot_id)
+        credential = certify(
+            bundle,
+            config=self.config,
+            issuer_key=issuer_key,
+            now=self.clock(),
+            as_of=as_of,
+            model=model,
+        )
+        record = CertificateRecord(
+            id=str(credential["id"]),
+            lot=lot_id,
+            credential=json.dumps(credential),
+            bundle=json.dumps(bundle),
+            issued_at=str(credential["validFrom"]),
+        )
+        self.store.add_certificate(record)
+        return credential, bundle
+
+    def certificate(self, cert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(credential, bundle) of an issued certificate. Raises NotFound."""
+        found = self.store.certificate(cert_id)
+        if found is None:
+            raise NotFound(f"no certificate {cert_id!r}")
+        return json.loads(found.credential), json.loads(found.bundle)
+
+    # ------------------------------------------------------------------ API tokens
+    def create_token(self, party: str, role: str) -> str:
+        """Issue an API token (shown once; stored as its SHA-256). Raises TokenError."""
+        return tokens.create_token(self.store, party, role)
+
+    def principal(self, token: str) -> tokens.Principal | None:
+        """Who a live token speaks for (None: unknown or revoked)."""
+        return tokens.lookup_token(self.store, token)
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token ever issued (hashes only), oldest first."""
+        return self.store.tokens()
+
+    def revoke_token(self, token_hash: str) -> bool:
+        """Revoke a live token by its SHA-256; False when there is none."""
+        return self.store.revoke_token(token_hash)

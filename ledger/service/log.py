@@ -1,0 +1,103 @@
+"""The log's checkpoints and proofs (SPEC §5): signed on demand, never two inconsistent ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ..core import merkle
+from ..core.checkpoint import Checkpoint, Signer, sign_checkpoint
+from ..core.values import format_time
+from ..errors import LedgerError, NotFound, StorageError
+from ..store.protocol import CheckpointRecord, Store
+from .reads import Reads
+
+__all__ = ["Log"]
+
+
+class Log:
+    """Checkpoints and RFC 9162 proofs of the log in ``store``.
+
+    Args:
+        log_signer: the log's checkpoint key (C2SP signed-note signer); not any party's key.
+        origin: the checkpoint origin line.
+        clock: returns the current UTC time (the ``signed_at`` of new checkpoints).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        reads: Reads,
+        *,
+        log_signer: Signer,
+        origin: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self._reads = reads
+        self.signer = log_signer
+        self.origin = origin
+        self.clock = clock
+
+    def checkpoint(self) -> CheckpointRecord:
+        """The latest checkpoint, signing a new one first if the tree has grown (SPEC §5).
+
+        Raises:
+            StorageError: the stored tree is not consistent with the last signed checkpoint;
+                nothing is signed (the log never signs two inconsistent checkpoints).
+        """
+        latest = self.store.latest_checkpoint()
+        if latest is not None and latest.size == self.store.size():
+            return latest
+        with self.store.write() as tx:
+            size = tx.size()
+            latest = tx.latest_checkpoint()
+            if latest is not None and latest.size == size:
+                return latest
+            root = merkle.root_at(size, tx)
+            if latest is not None and latest.size > 0:
+                try:
+                    if merkle.root_at(latest.size, tx) != latest.root:
+                        raise merkle.ProofError("the stored tree no longer has the signed root")
+                    proof = merkle.consistency_proof(latest.size, size, tx)
+                    merkle.verify_consistency(latest.size, size, proof, latest.root, root)
+                except (LedgerError, KeyError) as e:
+                    raise StorageError(
+                        f"refusing to sign a checkpoint at size {size}: the stored tree is not "
+                        f"consistent with the checkpoint signed at size {latest.size} ({e}); "
+                        "run `ledger fsck` and restore the database from a trusted copy"
+                    ) from e
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+            record = CheckpointRecord(size, root, note, format_time(self.clock()))
+            tx.insert_checkpoint(record)
+            return record
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord:
+        """A previously signed checkpoint. Raises NotFound."""
+        rec = self.store.checkpoint_at(size)
+        if rec is None:
+            raise NotFound(f"no checkpoint was signed at size {size}")
+        return rec
+
+    def inclusion_proof(
+        self, event_hash: str, size: int | None = None
+    ) -> tuple[int, int, list[bytes]]:
+        """(index, size, proof) of an event in the tree of ``size`` (default: latest checkpoint).
+
+        Raises:
+            NotFound: unknown event, or the event is not in a tree of that size.
+        """
+        rec = self._reads.record(event_hash)
+        latest = self.checkpoint()  # SPEC §5: sign on demand before serving any proof
+        if size is None:
+            size = latest.size
+        if not rec.seq < size <= self.store.size():
+            raise NotFound(f"event {event_hash} (seq {rec.seq}) is not in a tree of size {size}")
+        return rec.seq, size, merkle.inclusion_proof(rec.seq, size, self.store)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof between two tree sizes. Raises NotFound when out of range."""
+        self.checkpoint()  # SPEC §5: sign on demand before serving any proof
+        if not 0 < size1 <= size2 <= self.store.size():
+            raise NotFound(f"no consistency proof from size {size1} to {size2}")
+        return merkle.consistency_proof(size1, size2, self.store)

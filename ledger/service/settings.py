@@ -1,0 +1,130 @@
+"""The one settings class (pydantic-settings, env prefix ``LEDGER_``) and ledger opening.
+
+Example keys (``keys.example/``) are refused unless ``LEDGER_DEMO`` is true.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..core import rules
+from ..core.checkpoint import Signer
+from ..core.keys import Ed25519PrivateKey, KeyFormatError, kid_of, private_key_from_pem, public_raw
+from ..errors import LedgerError
+from ..store.sql import SqlStore
+from .ledger import Ledger
+
+__all__ = [
+    "EXAMPLE_KEY_DIR",
+    "EXAMPLE_KIDS",
+    "ExampleKeyRefused",
+    "Settings",
+    "open_ledger",
+]
+
+EXAMPLE_KEY_DIR = Path(__file__).resolve().parents[2] / "keys.example"
+
+#: Key ids of the published example keys in ``keys.example/``: refused outside demo mode.
+EXAMPLE_KIDS = frozenset(
+    {
+        "9a38c4e544ea2ce6",  # operator
+        "625bbbafe081a75c",  # log
+        "782d85c5cd9d031b",  # bwm
+        "1df7e95b0b267d1c",  # alus
+        "82ee8320c4dec88b",  # lab
+        "92d8ee89266c1ea6",  # auditor
+        "670f3006f63018ec",  # packco
+        "97867574417a9d5b",  # carrier
+        "b9d2bf1a5773a8ef",  # attest
+    }
+)
+
+
+class ExampleKeyRefused(LedgerError):
+    """A published example key was configured outside demo mode."""
+
+    code = "example_key_refused"
+
+
+class Settings(BaseSettings):
+    """Ledger settings, from ``LEDGER_*`` environment variables.
+
+    Attributes:
+        database_url: SQLAlchemy URL; SQLite file ``./ledger.db`` by default.
+        key_dir: folder of PEM keys (``log.pem``, ``operator.pem``, ``attest.pem``).
+        origin: the checkpoint origin line (and the log key's name).
+        demo: demo mode: example keys allowed (and used when ``key_dir`` has none).
+        tolerance: element-mass tolerance of the conservation rule (SPEC §4).
+        max_batch_events, max_batch_bytes: limits of ``POST /v1/events/batch``.
+        write_rate, write_burst: token-bucket rate limit of writes, per token.
+        auth_failures_per_minute: failed authentications allowed per client address.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = "sqlite:///ledger.db"
+    key_dir: Path = Path("keys")
+    origin: str = "ltl.example/log"
+    demo: bool = False
+    tolerance: Decimal = Decimal("0.005")
+    max_future_seconds: int = 300
+    # HTTP API limits
+    max_batch_events: int = 1000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    write_rate: float = 500.0  # sustained writes per second per token
+    write_burst: int = 1000
+    auth_failures_per_minute: int = 30  # per client address
+
+    def key_path(self, name: str) -> Path:
+        """Path of ``<name>.pem``: in ``key_dir``, or in keys.example/ in demo mode."""
+        path = self.key_dir / f"{name}.pem"
+        if self.demo and not path.exists():
+            return EXAMPLE_KEY_DIR / f"{name}.pem"
+        return path
+
+    def load_key(self, name: str) -> Ed25519PrivateKey:
+        """Load a configured key, refusing published example keys outside demo mode.
+
+        Raises:
+            ExampleKeyRefused: an example key outside demo mode.
+            LedgerError: the key file is missing or unreadable.
+        """
+        path = self.key_path(name)
+        try:
+            key = private_key_from_pem(path.read_bytes())
+        except OSError as e:
+            raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
+        if kid_of(public_raw(key)) in EXAMPLE_KIDS and not self.demo:
+            raise ExampleKeyRefused(
+                f"{path} is a published example key (keys.example/): anyone can sign with it. "
+                "Run `ledger keygen` / `ledger init` to make real keys, or set LEDGER_DEMO=1 "
+                "for a demo"
+            )
+        return key
+
+    def log_signer(self) -> Signer:
+        """The checkpoint signer (log key named after the origin)."""
+        return Signer(self.origin, self.load_key("log"))
+
+    def rule_config(self) -> rules.RuleConfig:
+        return rules.RuleConfig(
+            tolerance=self.tolerance, max_future_seconds=self.max_future_seconds
+        )
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Open the configured database (migrating its schema) as a :class:`Ledger`.
+
+    Raises:
+        ExampleKeyRefused: example keys configured outside demo mode.
+        LedgerError: a key is missing or unreadable; StorageError: the database.
+    """
+    return Ledger(
+        SqlStore(settings.database_url),
+        log_signer=settings.log_signer(),
+        origin=settings.origin,
+        config=settings.rule_config(),
+    )

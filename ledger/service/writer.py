@@ -1,0 +1,340 @@
+"""The single writer: append (atomic, durable, group-committed) with typed caches of its own.
+
+Writes go through ONE writer thread per ledger. Callers verify signatures in their own thread
+(never inside the writer's turn, :meth:`Writer.prepare`), then hand the parsed event to the
+writer and wait. The writer takes everything queued (up to ``max_batch`` events), runs the pure
+rules on each in order, writes all accepted rows in one transaction and commits once (one fsync
+for the whole group, as Tessera and PostgreSQL do), then answers every caller. A ``Receipt``
+therefore always means "committed durably".
+
+The writer keeps caches of derived state (parties, keys, lots, credits) and the Merkle frontier.
+They are valid only while the database's log size equals the size the writer last wrote; when
+another process appended in between, every cache is dropped and reloaded, so several writers
+(threads or processes) may safely share one database.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from ..core import merkle, rules
+from ..core.custody import custody_of, party_subjects
+from ..core.events import SignedEvent, parse_event
+from ..core.gc import gc_paused
+from ..core.keys import verify
+from ..core.receipt import Receipt
+from ..core.rules import Account, Key, Lot, Party
+from ..errors import LedgerError, RuleViolation, StorageError
+from ..store.protocol import AppendBatch, EventRecord, Store, WriteTxn
+
+__all__ = ["Writer"]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An event on its way to the writer; ``verified``: its signature was checked already."""
+
+    ev: SignedEvent
+    verified: bool
+    future: Future[Receipt] = field(default_factory=Future)
+
+
+@dataclass(slots=True)
+class _Cache:
+    """The writer's derived state, valid while the log has ``size`` events (-1: unknown).
+
+    ``None`` records a lookup that found nothing (so it is not asked again).
+    """
+
+    size: int = -1
+    frontier: merkle.CompactRange = field(default_factory=merkle.CompactRange)
+    parties: dict[str, Party | None] = field(default_factory=dict)
+    keys: dict[str, Key | None] = field(default_factory=dict)
+    lots: dict[str, Lot | None] = field(default_factory=dict)
+    credits: dict[Account, Decimal] = field(default_factory=dict)
+
+
+_T = TypeVar("_T")
+
+
+def _load(
+    cache: dict[str, _T | None], keys: Iterable[str], read: Callable[[list[str]], Mapping[str, _T]]
+) -> None:
+    """Fill ``cache`` for every key not in it, in one read (``None`` where nothing is found)."""
+    missing = [k for k in keys if k not in cache]
+    if missing:
+        found = read(missing)
+        for k in missing:
+            cache[k] = found.get(k)
+
+
+class _View:
+    """The rules' ``StateView`` inside the writer: the cache first, then the open transaction."""
+
+    def __init__(self, cache: _Cache, tx: WriteTxn, size: int) -> None:
+        self._cache = cache
+        self._tx = tx
+        self.size = size
+
+    def is_genesis(self) -> bool:
+        return self.size == 0
+
+    def party(self, party_id: str) -> Party | None:
+        _load(self._cache.parties, (party_id,), self._tx.parties)
+        return self._cache.parties[party_id]
+
+    def key(self, kid: str) -> Key | None:
+        _load(self._cache.keys, (kid,), self._tx.keys)
+        return self._cache.keys[kid]
+
+    def lot(self, lot_id: str) -> Lot | None:
+        _load(self._cache.lots, (lot_id,), self._tx.lots)
+        return self._cache.lots[lot_id]
+
+    def credit(self, account: Account) -> Decimal:
+        credits = self._cache.credits
+        if account not in credits:
+            credits[account] = self._tx.credits([account]).get(account, Decimal(0))
+        return credits[account]
+
+    def prefetch(self, events: Sequence[SignedEvent]) -> None:
+        """Load, in one query per table, every record the group's events will look up."""
+        lots = {lot for ev in events for lot in (*ev.lots_touched, *ev.lots_created)}
+        _load(self._cache.lots, lots, self._tx.lots)
+        _load(self._cache.keys, {ev.kid for ev in events}, self._tx.keys)
+        _load(self._cache.parties, {ev.actor for ev in events}, self._tx.parties)
+
+
+class Writer:
+    """The one writer thread of a ledger over ``store``.
+
+    Args:
+        store: the storage.
+        config: rule configuration (mass tolerance, clock skew).
+        clock: returns the current UTC time (the rules' "now" for the clock-skew check).
+        max_batch: most events committed in one group.
+    """
+
+    _PIPELINE = 250  # append_many hands the writer this many events at a time
+
+    def __init__(
+        self,
+        store: Store,
+        config: rules.RuleConfig,
+        clock: Callable[[], datetime],
+        max_batch: int = 2000,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.max_batch = max_batch
+        self._pubs: dict[str, tuple[str, bytes]] = {}  # kid -> (party, pub): never changes
+        self._cache = _Cache()
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the writer after the queued appends."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    # ------------------------------------------------------------------ callers' side
+    def append(self, event: bytes | SignedEvent) -> Receipt:
+        """Append one signed event; returns once it is durably committed.
+
+        Raises:
+            RuleViolation: the event was refused (``code`` says why).
+            StorageError: the database failed; nothing was written.
+        """
+        pending = self.prepare(event)
+        self._enqueue([pending])
+        return pending.future.result()
+
+    def submit(self, event: bytes | SignedEvent) -> Future[Receipt]:
+        """Parse, verify and queue one event without waiting (see ``Ledger.submit``)."""
+        pending = self.prepare(event)
+        self._enqueue([pending])
+        return pending.future
+
+    def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
+        """Append events in order; per event its ``Receipt`` or the error that refused it."""
+        results: list[Receipt | LedgerError | _Pending] = []
+        batch: list[_Pending] = []
+        with gc_paused():
+            for item in events:
+                try:
+                    pending = self.prepare(item)
+                except LedgerError as e:
+                    results.append(e)
+                    continue
+                batch.append(pending)
+                results.append(pending)
+                if len(batch) == self._PIPELINE:
+                    # hand this part to the writer now: its commit (fsync, SQLite work outside
+                    # the GIL) overlaps with verifying the next part here
+                    self._enqueue(batch)
+                    batch = []
+        self._enqueue(batch)
+        out: list[Receipt | LedgerError] = []
+        for r in results:
+            if isinstance(r, _Pending):
+                exc = r.future.exception()  # waits
+                out.append(exc if isinstance(exc, LedgerError) else r.future.result())
+            else:
+                out.append(r)
+        return out
+
+    def prepare(self, event: bytes | SignedEvent) -> _Pending:
+        """Parse the event and, when its key is known, check its signature (in the caller's
+        thread).
+
+        Raises:
+            RuleViolation: ``invalid_event`` or ``bad_signature``.
+        """
+        ev = event if isinstance(event, SignedEvent) else parse_event(event)
+        known = self._pubs.get(ev.kid)
+        if known is None:
+            key = self.store.keys([ev.kid]).get(ev.kid)
+            if key is not None:
+                known = self._pubs[ev.kid] = (key.party, key.pub)
+        if known is not None and known[0] == ev.actor:
+            if not verify(known[1], ev.sig, ev.signing_input):
+                raise RuleViolation(
+                    "bad_signature",
+                    f"the signature does not verify under key {ev.kid} of {ev.actor}: sign "
+                    "'ltl/v1/event\\n' + JCS(envelope without sig) with that key",
+                )
+            return _Pending(ev, verified=True)
+        return _Pending(ev, verified=False)  # the writer checks the key and the signature
+
+    def _enqueue(self, batch: list[_Pending]) -> None:
+        if self._closed:
+            raise StorageError("the ledger is closed; open a new Ledger")
+        for i in range(0, len(batch), self.max_batch):
+            self._queue.put(batch[i : i + self.max_batch])
+
+    # ------------------------------------------------------------------ the writer thread
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            group = list(job)
+            stop = False
+            while len(group) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.extend(more)
+            try:
+                with gc_paused():
+                    self._commit_group(group)
+            except BaseException as e:  # never let the writer die with callers waiting
+                self._cache = _Cache()
+                err = e if isinstance(e, LedgerError) else StorageError(f"append failed: {e!r}")
+                for p in group:
+                    if not p.future.done():
+                        p.future.set_exception(err)  # running or pending: both may be set
+            if stop:
+                return
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        accepted: list[tuple[_Pending, int]] = []
+        settled: list[tuple[_Pending, Receipt | LedgerError]] = []
+        now = self.clock()
+        out = AppendBatch()
+        with self.store.write() as tx:
+            size = tx.size()
+            if size != self._cache.size:
+                self._cache = _Cache(frontier=merkle.CompactRange.from_reader(size, tx))
+            cache = self._cache
+            existing = tx.events_by_ids([p.ev.id for p in group])
+            view = _View(cache, tx, size)
+            view.prefetch([p.ev for p in group])
+            seen: dict[str, tuple[int, SignedEvent]] = {}
+            for p in group:
+                if not p.future.set_running_or_notify_cancel():
+                    continue  # the caller gave up (e.g. its HTTP request was cancelled)
+                ev = p.ev
+                if ev.id in existing or ev.id in seen:
+                    settled.append((p, _repeat(p.ev, existing.get(ev.id), seen.get(ev.id))))
+                    continue
+                try:
+                    delta = rules.apply(
+                        view,
+                        ev,
+                        seq=size,
+                        now=now,
+                        config=self.config,
+                        verify_signature=not p.verified,
+                    )
+                except LedgerError as e:
+                    settled.append((p, e))
+                    continue
+                cache.parties.update(delta.parties)
+                cache.keys.update(delta.keys)
+                cache.lots.update(delta.lots)
+                cache.credits.update(delta.credits)
+                out.parties.update(delta.parties)
+                out.keys.update(delta.keys)
+                out.lots.update(delta.lots)
+                out.credits.update(delta.credits)
+                seen[ev.id] = (size, ev)
+                out.events.append(EventRecord(size, ev.hash_bytes, ev.id, ev.canonical))
+                out.meta.append((ev.type, ev.actor, ev.time))
+                out.lot_index.extend(
+                    (lot, size) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))
+                )
+                out.party_index.extend((pid, size) for pid in party_subjects(ev))
+                out.custody.extend((party, lot, size) for party, lot in custody_of(ev))
+                out.nodes.extend(cache.frontier.append(merkle.leaf_hash(ev.hash_bytes)))
+                accepted.append((p, size))
+                size += 1
+                view.size = size
+            tx.append(out)
+        # committed durably: only now answer anyone, refusals and repeats included (they were
+        # judged against rows this transaction could still have rolled back)
+        cache.size = size
+        for kid, key in out.keys.items():
+            self._pubs.setdefault(kid, (key.party, key.pub))
+        for p, seq in accepted:
+            p.future.set_result(Receipt.of(seq, p.ev))
+        for p, outcome in settled:
+            if isinstance(outcome, Receipt):
+                p.future.set_result(outcome)
+            else:
+                p.future.set_exception(outcome)
+
+
+def _repeat(
+    ev: SignedEvent, stored: EventRecord | None, batch: tuple[int, SignedEvent] | None
+) -> Receipt | LedgerError:
+    """The answer to an event whose id was accepted before: the same receipt for the same
+    bytes (idempotent), ``duplicate_id`` for different ones."""
+    if stored is not None:
+        seq, same = stored.seq, stored.canonical == ev.canonical
+    else:
+        assert batch is not None
+        seq, same = batch[0], batch[1].canonical == ev.canonical
+    if same:
+        return Receipt.of(seq, ev, created=False)
+    return RuleViolation(
+        "duplicate_id",
+        f"event id {ev.id} is already used by a different event (seq {seq}); "
+        "choose a new UUID for a new event",
+    )

@@ -1,0 +1,241 @@
+"""The storage interface every caller types against, and the records that cross it.
+
+Rows come back as typed records: events as :class:`EventRecord`, derived state as the rules'
+own records (``Party``, ``Key``, ``Lot``), tokens and certificates as their records. One group
+commit hands the store ONE :class:`AppendBatch`; which table and column each part goes to is
+the store's business alone (``ledger.store.sql``, whose column lists come from the table
+models in ``ledger.store.models``). The implementation is :class:`ledger.store.sql.SqlStore`,
+on SQLite (WAL, the embedded default) and PostgreSQL (production).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from ..core.rules import Account, Key, Lot, Party
+
+__all__ = [
+    "AppendBatch",
+    "CertificateRecord",
+    "CheckpointRecord",
+    "EventMeta",
+    "EventRecord",
+    "Reads",
+    "StateRow",
+    "Store",
+    "TokenRecord",
+    "WriteTxn",
+]
+
+#: (type, actor, time) of an event: the members copied out of it into their own columns.
+EventMeta = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored event: its log index, hash (32 raw bytes), id and canonical JCS bytes."""
+
+    seq: int
+    hash: bytes
+    id: str
+    canonical: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    """A stored signed checkpoint."""
+
+    size: int
+    root: bytes
+    note: str
+    signed_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: its SHA-256 (never the token), party, role and state."""
+
+    hash: str
+    party: str
+    role: str
+    created_at: str
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """An issued certificate: the signed credential and the bundle it was computed from (JSON)."""
+
+    id: str
+    lot: str
+    credential: str
+    bundle: str
+    issued_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """A derived row as stored, for ``fsck``: its key, the columns copied out of its record for
+    filtering (name -> stored text), and the record's JSON ``data``."""
+
+    key: str
+    copied: Mapping[str, str]
+    data: str
+
+
+@dataclass(slots=True)
+class AppendBatch:
+    """Everything one group commit writes, in one transaction.
+
+    ``events[i]`` has the copied columns ``meta[i]``; ``lot_index`` holds (lot, seq) of every
+    lot an event created or touched, ``party_index`` (party, seq) of registration and key
+    events, ``custody`` (party, lot, seq); ``nodes`` the new complete Merkle subtrees (level,
+    index, hash); ``parties``/``keys``/``lots``/``credits`` the new value of every changed
+    derived record.
+    """
+
+    events: list[EventRecord] = field(default_factory=list)
+    meta: list[EventMeta] = field(default_factory=list)
+    lot_index: list[tuple[str, int]] = field(default_factory=list)
+    party_index: list[tuple[str, int]] = field(default_factory=list)
+    custody: list[tuple[str, str, int]] = field(default_factory=list)
+    nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+    parties: dict[str, Party] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    lots: dict[str, Lot] = field(default_factory=dict)
+    credits: dict[Account, Decimal] = field(default_factory=dict)
+
+
+class Reads(Protocol):
+    """Reads available both outside and inside a write transaction."""
+
+    def size(self) -> int:
+        """Number of events in the log (the next ``seq``)."""
+        ...
+
+    def events_by_ids(self, ids: Sequence[str]) -> dict[str, EventRecord]: ...
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """Complete Merkle subtree hashes by (level, index) (``merkle.NodeReader``)."""
+        ...
+
+    def parties(self, ids: Sequence[str]) -> dict[str, Party]:
+        """The registered parties among ``ids``."""
+        ...
+
+    def keys(self, kids: Sequence[str]) -> dict[str, Key]:
+        """The registered keys among ``kids``."""
+        ...
+
+    def lots(self, ids: Sequence[str]) -> dict[str, Lot]:
+        """The current state of the lots that exist among ``ids``."""
+        ...
+
+    def credits(self, accounts: Sequence[Account]) -> dict[Account, Decimal]:
+        """The balances of the credit accounts that exist among ``accounts``."""
+        ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+
+class WriteTxn(Reads, Protocol):
+    """One atomic, serialized write transaction (all rows or none; durable on commit)."""
+
+    def append(self, batch: AppendBatch) -> None:
+        """Write one group commit's events, indexes, Merkle nodes and derived records."""
+        ...
+
+    def insert_checkpoint(self, record: CheckpointRecord) -> None: ...
+
+
+class Store(Reads, Protocol):
+    """The storage of one ledger."""
+
+    dialect: str
+
+    def write(self) -> AbstractContextManager[WriteTxn]:
+        """Open the single writer's transaction (serialized across threads and processes)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- the log
+    def events_by_seqs(self, seqs: Sequence[int]) -> list[EventRecord]: ...
+
+    def event_by_hash(self, h: bytes) -> EventRecord | None: ...
+
+    def iter_events(self, start: int = 0, batch: int = 10_000) -> Iterator[EventRecord]: ...
+
+    def lot_seqs(self, lot: str, upto: int | None = None) -> list[int]:
+        """The log indexes on a lot's chain (up to ``upto``), in order."""
+        ...
+
+    def chains(self, lots: Sequence[str]) -> dict[str, list[int]]:
+        """The log indexes on each lot's chain, in order, for many lots at once."""
+        ...
+
+    def party_seqs(self, parties: Sequence[str], upto: int | None = None) -> list[int]:
+        """Log indexes of the registration and key events of ``parties``, in order."""
+        ...
+
+    def custody_lots(self, party: str) -> list[str]:
+        """Lots ``party`` holds, has held, or has had shipped to it."""
+        ...
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None: ...
+
+    # --- listings with a cursor
+    def list_lots(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[Lot]: ...
+
+    def list_parties(self, *, after: str | None, limit: int) -> list[Party]: ...
+
+    # --- tokens and certificates
+    def add_token(self, token: TokenRecord) -> None: ...
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        """A LIVE token by its SHA-256 (None when unknown or revoked)."""
+        ...
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token ever issued, oldest first."""
+        ...
+
+    def revoke_token(self, token_hash: str) -> bool:
+        """Revoke a live token; False when there is none with that hash."""
+        ...
+
+    def add_certificate(self, certificate: CertificateRecord) -> None: ...
+
+    def certificate(self, cert_id: str) -> CertificateRecord | None: ...
+
+    # --- whole-table reads for fsck
+    def event_meta(self) -> dict[int, EventMeta]:
+        """The copied columns of every event, by seq."""
+        ...
+
+    def all_nodes(self) -> dict[tuple[int, int], bytes]: ...
+
+    def all_index(self, name: str) -> set[tuple[str, int]]:
+        """Every row of the ``event_lots`` or ``party_events`` index."""
+        ...
+
+    def all_custody(self) -> set[tuple[str, str, int]]: ...
+
+    def all_state(self, table: str) -> list[StateRow]:
+        """Every derived row of ``parties``, ``keys`` or ``lots``."""
+        ...
+
+    def all_credits(self) -> dict[Account, str]: ...
+
+    def all_checkpoints(self) -> list[CheckpointRecord]: ...

@@ -1,0 +1,111 @@
+"""The ``ledger`` command line: keygen, init, verify (exit 0/1/2), fsck; example-key refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.cli import app
+from ledger.client.keyfile import load_private_key
+from ledger.service.settings import ExampleKeyRefused, Settings
+from tests.support.ledgers import scenario_ledger
+from tests.support.scenario import ENCLOSURE
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    monkeypatch.setenv("LEDGER_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("LEDGER_ORIGIN", "cli.test/log")
+    monkeypatch.delenv("LEDGER_DEMO", raising=False)
+    return tmp_path
+
+
+def test_keygen_writes_a_pem_pkcs8_key(tmp_path: Path) -> None:
+    out = tmp_path / "k.pem"
+    result = runner.invoke(app, ["keygen", str(out), "--log-name", "x.test/log"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    load_private_key(out)
+    lines = result.output.splitlines()
+    assert lines[0].startswith("kid ") and lines[2].startswith("vkey x.test/log+")
+    assert runner.invoke(app, ["keygen", str(out)]).exit_code == 2  # no silent overwrite
+
+
+def test_init_then_fsck(env: Path) -> None:
+    result = runner.invoke(app, ["init", "--name", "Test Operator"])
+    assert result.exit_code == 0, result.output
+    assert "genesis event" in result.output and "log vkey cli.test/log+" in result.output
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 0 and "already initialized (1 events)" in again.output
+    fsck = runner.invoke(app, ["fsck", "--json"])
+    assert fsck.exit_code == 0, fsck.output
+    assert json.loads(fsck.output)["ok"] is True
+
+
+def test_verify_exit_codes(tmp_path: Path) -> None:
+    with scenario_ledger(f"sqlite:///{tmp_path}/s.db") as led:
+        bundle = led.bundle(ENCLOSURE)
+        vkey = led.log_signer.verifier.vkey
+    good = tmp_path / "bundle.json"
+    good.write_text(json.dumps(bundle))
+    vkey_file = tmp_path / "log.vkey"
+    vkey_file.write_text(vkey + "\n")
+
+    ok = runner.invoke(app, ["verify", str(good), "--log-key", vkey])
+    assert ok.exit_code == 0, ok.output
+    assert "VALID" in ok.output and "entries verified" in ok.output
+    as_json = runner.invoke(app, ["verify", str(good), "--log-key", str(vkey_file), "--json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.output)["valid"] is True
+
+    bundle["entries"][-1]["event"]["body"]["statement"] = "forged"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bundle))
+    invalid = runner.invoke(app, ["verify", str(bad), "--log-key", vkey, "--json"])
+    assert invalid.exit_code == 1
+    report = json.loads(invalid.output)
+    assert report["valid"] is False and report["errors"][0]["seq"] is not None
+
+    assert (
+        runner.invoke(app, ["verify", str(tmp_path / "missing.json"), "--log-key", vkey]).exit_code
+        == 2
+    )
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text('{"a": 1, "a": 2}')
+    assert runner.invoke(app, ["verify", str(garbage), "--log-key", vkey]).exit_code == 2
+    assert runner.invoke(app, ["verify", str(good), "--log-key", "not-a-vkey"]).exit_code == 2
+    assert runner.invoke(app, ["verify", str(good)]).exit_code == 2  # --log-key is required
+
+
+def test_example_keys_are_refused_outside_demo_mode(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.service.settings import EXAMPLE_KEY_DIR
+
+    monkeypatch.setenv("LEDGER_KEY_DIR", str(EXAMPLE_KEY_DIR))
+    with pytest.raises(ExampleKeyRefused, match="published example key"):
+        Settings().log_signer()
+    result = runner.invoke(app, ["fsck"])
+    assert result.exit_code == 2 and "example key" in result.output
+    monkeypatch.setenv("LEDGER_DEMO", "1")
+    assert Settings().log_signer().name == "cli.test/log"
+
+
+def test_token_create_list_and_revoke(env: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    listed = runner.invoke(app, ["token", "list"])
+    assert listed.exit_code == 0 and "bwm" in listed.output and "live" in listed.output
+    assert token not in listed.output
+    revoked = runner.invoke(app, ["token", "revoke", token])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in runner.invoke(app, ["token", "list"]).output
+    assert runner.invoke(app, ["token", "revoke", token]).exit_code == 1

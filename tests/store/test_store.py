@@ -1,0 +1,153 @@
+"""Storage on both databases: schema from Alembic, append-only triggers, atomic writes."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import inspect, text
+
+from ledger.errors import StorageError
+from ledger.store.models import APPEND_ONLY_TABLES
+from ledger.store.protocol import (
+    AppendBatch,
+    CertificateRecord,
+    CheckpointRecord,
+    EventRecord,
+    TokenRecord,
+)
+from ledger.store.sql import SqlStore
+from tests.support.scenario import SCRAP, scenario_chain
+
+ROWS = {
+    "events": "INSERT INTO events (seq, hash, id, type, actor, time, canonical) "
+    "VALUES (0, :b, 'e0', 'party.register', 'op', '2025-01-01T00:00:00Z', :b)",
+    "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
+    "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
+    "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
+    "certificates": "INSERT INTO certificates (id, lot, credential, bundle, issued_at) "
+    "VALUES ('c1', 'L1', '{}', '{}', 't')",
+    "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
+    "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
+    "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
+}
+UPDATES = {
+    "events": "UPDATE events SET canonical = :b",
+    "event_lots": "UPDATE event_lots SET lot = 'L2'",
+    "party_events": "UPDATE party_events SET party = 'x'",
+    "custody": "UPDATE custody SET party = 'x'",
+    "certificates": "UPDATE certificates SET credential = 'forged'",
+    "nodes": "UPDATE nodes SET hash = :b",
+    "checkpoints": "UPDATE checkpoints SET note = 'forged'",
+}
+
+
+@pytest.fixture
+def store(db_url: str) -> SqlStore:
+    s = SqlStore(db_url)
+    yield s
+    s.close()
+
+
+def test_schema_comes_from_the_alembic_migration(store: SqlStore) -> None:
+    names = set(inspect(store.engine).get_table_names())
+    assert {"alembic_version", *APPEND_ONLY_TABLES, "lots", "parties", "keys", "credits"} <= names
+    with store.engine.connect() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    SqlStore(store.url).close()  # re-opening migrates idempotently
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+@pytest.mark.parametrize("statement", ["UPDATE", "DELETE"])
+def test_raw_update_and_delete_are_refused_by_the_database(
+    store: SqlStore, table: str, statement: str
+) -> None:
+    with store.engine.begin() as c:
+        c.execute(text(ROWS[table]), {"b": b"\x01" * 32})
+    sql = UPDATES[table] if statement == "UPDATE" else f"DELETE FROM {table}"
+    with pytest.raises(Exception, match="append-only"), store.engine.begin() as c:
+        c.execute(text(sql), {"b": b"\x02" * 32})
+    with store.engine.connect() as c:
+        assert c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 1
+
+
+def test_a_failing_write_leaves_nothing(store: SqlStore) -> None:
+    rec = EventRecord(0, b"\x00" * 32, "e0", b"{}")
+    meta = ("party.register", "op", "2025-01-01T00:00:00Z")
+    with pytest.raises(StorageError), store.write() as tx:
+        tx.append(AppendBatch(events=[rec], meta=[meta], nodes=[(0, 0, b"\x00" * 32)]))
+        tx.append(AppendBatch(events=[rec], meta=[meta]))  # the same seq again
+    assert store.size() == 0
+    assert store.get_nodes([(0, 0)]) == {}
+
+
+def test_write_round_trip(store: SqlStore) -> None:
+    state = scenario_chain().state
+    scrap = state.lots[SCRAP]
+    moved = dataclasses.replace(scrap, custodian="alus", head="h2")
+    account = ("bwm", "s", "Ni", "post_consumer")
+    with store.write() as tx:
+        tx.append(
+            AppendBatch(
+                events=[
+                    EventRecord(0, b"\x01" * 32, "e0", b"{}"),
+                    EventRecord(1, b"\x02" * 32, "e1", b"[]"),
+                ],
+                meta=[("a", "op", "t"), ("b", "op", "t")],
+                lot_index=[("L", 0), ("L", 1), ("M", 1)],
+                party_index=[("op", 0)],
+                custody=[("bwm", "L", 0)],
+                parties={"bwm": state.parties["bwm"]},
+                keys={k.kid: k for k in state.keys.values() if k.party == "bwm"},
+                lots={SCRAP: scrap},
+                credits={account: Decimal("1.5")},
+            )
+        )
+        tx.append(AppendBatch(lots={SCRAP: moved}))  # derived rows are upserted
+        tx.insert_checkpoint(CheckpointRecord(2, b"\x03" * 32, "note", "t"))
+    assert store.size() == 2
+    assert store.lot_seqs("L") == [0, 1]
+    assert store.lot_seqs("L", upto=0) == [0]
+    assert store.chains(["L", "M", "X"]) == {"L": [0, 1], "M": [1]}
+    assert store.party_seqs(["op"]) == [0]
+    assert store.custody_lots("bwm") == ["L"]
+    assert {k: v.to_dict() for k, v in store.lots([SCRAP, "NOPE"]).items()} == {
+        SCRAP: moved.to_dict()
+    }
+    assert store.parties(["bwm"]) == {"bwm": state.parties["bwm"]}
+    assert [x.lot for x in store.list_lots(after=None, limit=10, custodian="alus")] == [SCRAP]
+    assert store.list_lots(after=None, limit=10, custodian="bwm") == []
+    assert store.list_parties(after=None, limit=10) == [state.parties["bwm"]]
+    assert store.credits([account, ("x", "", "Ni", "post_consumer")]) == {account: Decimal("1.5")}
+    assert store.events_by_ids(["e1"])["e1"].canonical == b"[]"
+    assert store.event_by_hash(b"\x02" * 32).seq == 1  # type: ignore[union-attr]
+    assert [r.seq for r in store.iter_events(batch=1)] == [0, 1]
+    assert store.latest_checkpoint() == CheckpointRecord(2, b"\x03" * 32, "note", "t")
+    # the whole-table reads of fsck: the copied filter columns are named, not positional
+    (row,) = store.all_state("lots")
+    assert row.key == SCRAP
+    assert row.copied == {
+        "custodian": "alus",
+        "status": scrap.status,
+        "material": scrap.material,
+        "head": "h2",
+    }
+    assert store.all_index("event_lots") == {("L", 0), ("L", 1), ("M", 1)}
+    assert store.all_custody() == {("bwm", "L", 0)}
+    assert store.all_credits() == {account: "1.5"}
+    assert store.event_meta() == {0: ("a", "op", "t"), 1: ("b", "op", "t")}
+
+
+def test_tokens_and_certificates(store: SqlStore) -> None:
+    store.add_token(TokenRecord("h1", "bwm", "partner", "2026-01-01T00:00:00Z"))
+    assert store.token("h1") == TokenRecord("h1", "bwm", "partner", "2026-01-01T00:00:00Z")
+    assert store.revoke_token("h1") and not store.revoke_token("h1")
+    assert store.token("h1") is None
+    assert [t.revoked for t in store.tokens()] == [True]
+    with pytest.raises(StorageError):
+        store.add_token(TokenRecord("h1", "bwm", "partner", "t"))  # a hash is issued once
+    cert = CertificateRecord("urn:uuid:1", "L", '{"c":1}', '{"b":1}', "t")
+    store.add_certificate(cert)
+    assert store.certificate("urn:uuid:1") == cert
+    assert store.certificate("urn:uuid:2") is None

@@ -1,0 +1,50 @@
+"""Helpers for integration tests: open a ledger on a URL, load the scenario, tamper with rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.core.checkpoint import Signer
+from ledger.service import Ledger
+from ledger.store.sql import SqlStore
+from tests.support.scenario import private_key, scenario_events
+
+ORIGIN = "ltl.test/log"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def log_signer() -> Signer:
+    return Signer(ORIGIN, private_key("log"))
+
+
+def open_ledger(url: str, **kw: Any) -> Ledger:
+    return Ledger(SqlStore(url), log_signer=log_signer(), origin=ORIGIN, clock=lambda: NOW, **kw)
+
+
+def scenario_ledger(url: str) -> Ledger:
+    ledger = open_ledger(url)
+    for ev in scenario_events():
+        ledger.append(ev)
+    return ledger
+
+
+def tamper(store: SqlStore, sql: str, params: Mapping[str, Any] | None = None) -> None:
+    """Run SQL as a malicious operator with database access: append-only triggers bypassed."""
+    with store.engine.begin() as c:
+        if store.dialect == "sqlite":
+            names = c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='trigger'")
+            for (name,) in names.all():
+                c.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            c.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        c.execute(text(sql), dict(params or {}))
+
+
+def dump(store: SqlStore, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table, as a malicious operator (or a snapshot) sees it."""
+    with store.engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(f"SELECT * FROM {table}"))]
