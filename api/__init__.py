@@ -1,4 +1,4 @@
-"""The LTL/1 HTTP API (SPEC §9): a FastAPI app factory over the ``ledger`` library."""
+"""The LTL/1 HTTP API (spec §9): a FastAPI app factory over the ``ledger`` library."""
 
 from .app import create_app
 

@@ -11,7 +11,7 @@ __all__ = ["b64", "key_out", "lot_out", "party_out"]
 
 
 def b64(hashes: list[bytes]) -> list[str]:
-    """Proof hashes as standard base64 (SPEC §5)."""
+    """Proof hashes as standard base64 (spec §5)."""
     return [base64.b64encode(h).decode("ascii") for h in hashes]
 
 

@@ -1,7 +1,7 @@
 """What every route shares: the app state, authentication and roles, partner visibility, and
 the problem responses documented in OpenAPI. Routes import from here, never from each other.
 
-Roles (SPEC §9): ``partner`` reads the lots its party holds, has held or has in transit to it,
+Roles (spec §9): ``partner`` reads the lots its party holds, has held or has in transit to it,
 and their upstream provenance (each up to its cut-off), and posts events whose actor is its own
 party; ``auditor`` reads everything and posts its own party's events; ``admin`` may also relay
 any party's signed events and manage tokens. A lot a partner may not read answers 404, exactly

@@ -1,6 +1,6 @@
 """RFC 9457 problem+json: the ONE place where errors become HTTP responses.
 
-Every refusal carries ``code`` (a SPEC §4 code, or ``unauthorized``, ``not_found``,
+Every refusal carries ``code`` (a spec §4 code, or ``unauthorized``, ``not_found``,
 ``too_large``, ``rate_limited``) and a ``detail`` that says what to do.
 """
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from .core.checkpoint import Signer, Verifier, Witness
     from .core.events import SignedEvent, build_event, parse_event, sign, sign_event
-    from .core.keys import generate
+    from .core.keys import generate, key_object
     from .core.receipt import Receipt
     from .core.rules import RuleConfig
     from .core.values import format_time
@@ -66,6 +66,7 @@ _SURFACE = {
     "sign": "core.events",
     "sign_event": "core.events",
     "generate": "core.keys",
+    "key_object": "core.keys",
     "Receipt": "core.receipt",
     "RuleConfig": "core.rules",
     "format_time": "core.values",
@@ -104,6 +105,7 @@ __all__ = [
     "build_event",
     "format_time",
     "generate",
+    "key_object",
     "load_private_key",
     "open_ledger",
     "parse_event",

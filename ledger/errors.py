@@ -1,6 +1,6 @@
 """The one exception hierarchy of the ledger.
 
-Every refusal carries a SPEC code (``code``) and a message that says what went wrong and what to
+Every refusal carries a spec code (``code``) and a message that says what went wrong and what to
 do about it. Foreign exceptions (SQLAlchemy, cryptography) are wrapped at the boundary with
 ``raise ... from e`` so callers only ever catch :class:`LedgerError`.
 """
@@ -16,7 +16,7 @@ __all__ = [
     "VerificationError",
 ]
 
-#: The rejection codes of SPEC section 4.
+#: The rejection codes of spec §4.
 RULE_CODES = frozenset(
     {
         "invalid_event",
@@ -44,7 +44,7 @@ class LedgerError(Exception):
     """Root of every error the ledger raises on purpose.
 
     Attributes:
-        code: a stable machine-readable code (the SPEC codes for rule failures).
+        code: a stable machine-readable code (the spec codes for rule failures).
         message: a human sentence saying what is wrong and what to do.
     """
 

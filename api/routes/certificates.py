@@ -1,4 +1,4 @@
-"""Certificates (SPEC §8): issue, fetch as JSON, PDF or HTML, and verify (public)."""
+"""Certificates (spec §8): issue, fetch as JSON, PDF or HTML, and verify (public)."""
 
 from __future__ import annotations
 

@@ -34,8 +34,8 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A signed LTL/1 event envelope (SPEC §3), at most 64 KiB; the body's members "
-    "depend on `type` (SPEC §4). Unknown members are refused at any depth.",
+    "description": "A signed LTL/1 event envelope (spec §3), at most 64 KiB; the body's members "
+    "depend on `type` (spec §4). Unknown members are refused at any depth.",
     "required": ["ltl", "id", "type", "actor", "kid", "time", "prev", "body", "sig"],
     "additionalProperties": False,
     "properties": {
@@ -79,7 +79,7 @@ _BATCH_BODY = {
                             # 413), so it is not a maxItems here. Items are not constrained
                             # either: each is validated on its own and a bad one gets its problem
                             # in the results, not a 4xx for the whole batch.
-                            "description": "signed event envelopes (SPEC §3), applied in order",
+                            "description": "signed event envelopes (spec §3), applied in order",
                             "items": {},
                         }
                     },

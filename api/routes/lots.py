@@ -146,7 +146,7 @@ def lot_provenance(lot: str, request: Request, state: State, principal: Auth) ->
     "/{lot:path}/bundle",
     response_model=BundleOut,
     responses=PROBLEMS,
-    summary="The audit bundle (SPEC §6): verify it offline with the log key",
+    summary="The audit bundle (spec §6): verify it offline with the log key",
 )
 async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "bundle")) is not None:
@@ -160,7 +160,7 @@ async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) 
     "/{lot:path}/recycled-content",
     response_model=RecycledContentOut,
     responses=PROBLEMS,
-    summary="The recycled-content report (SPEC §7) with the compliance evaluations",
+    summary="The recycled-content report (spec §7) with the compliance evaluations",
 )
 def lot_recycled_content(
     lot: str,

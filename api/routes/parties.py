@@ -39,6 +39,6 @@ def list_parties(
 )
 def get_party(party_id: str, state: State, principal: Auth) -> PartyOut:
     if PARTY_ID_RE.fullmatch(party_id) is None:
-        raise HttpProblem("not_found", f"{party_id!r} is not a party id (SPEC §1)")
+        raise HttpProblem("not_found", f"{party_id!r} is not a party id (spec §1)")
     party = state.ledger.party(party_id)
     return party_out(party, state.ledger.party_keys(party_id))

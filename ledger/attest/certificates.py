@@ -1,4 +1,4 @@
-"""Recycled-content certificates (SPEC §8): issued from the ledger, verified offline.
+"""Recycled-content certificates (spec §8): issued from the ledger, verified offline.
 
 A certificate is a W3C VC 2.0 credential (``ledger.credentials``) whose ``credentialSubject``
 holds the lot, material, mass, custodian, model, the recycled-content report, the compliance
@@ -101,7 +101,7 @@ def certify(
     """The signed certificate of the bundle's lot, every figure computed from that bundle.
 
     Args:
-        bundle: the lot's audit bundle (SPEC §6), as the ledger serves it.
+        bundle: the lot's audit bundle (spec §6), as the ledger serves it.
         config: the ledger's rule configuration (replay tolerance).
         issuer_key: the attestation key (its ``did:key`` is the issuer).
         now: issue time (``validFrom``, whole seconds); ``as_of`` defaults to its date.
@@ -190,7 +190,7 @@ def verify_certificate(
         credential: the certificate (parsed JSON).
         bundle: the audit bundle it names in ``evidence`` (optional, but without it the
             figures are only signed, not re-derived).
-        log_keys: trusted log keys; with them the bundle is verified in full (SPEC §6).
+        log_keys: trusted log keys; with them the bundle is verified in full (spec §6).
         issuers: trusted issuer DIDs (the ledger's attestation did:key); empty: any.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Compliance rule packs over a recycled-content report (SPEC §7). Pure: lot, lineage, date in.
+"""Compliance rule packs over a recycled-content report (spec §7). Pure: lot, lineage, date in.
 
 Thresholds, dates and country lists live in ``ledger/attest/data/compliance.json`` (shipped with the
 package), not in code. Every evaluation carries its ``as_of`` date and ``provisional``.
@@ -9,7 +9,7 @@ of the latest table whose ``from`` date is on or before ``as_of`` (none before 2
 Choices: the result is ``pass``/``fail`` only when a minimum applies AND the element share is
 known AND the element is in the lot (exact comparison of the unrounded share with the minimum,
 ``share >= minimum`` passes); otherwise ``n/a`` with a ``reason``. An element absent from a
-known composition is reported with share ``"0.000000"`` (as in the SPEC example) and ``n/a``
+known composition is reported with share ``"0.000000"`` (as in the spec example) and ``n/a``
 (Article 8 concerns the elements a battery contains); unknown composition or share gives
 ``share: null``.
 

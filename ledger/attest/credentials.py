@@ -1,4 +1,4 @@
-"""Verifiable certificates: W3C VC 2.0 secured with ``eddsa-jcs-2022`` and ``did:key`` (SPEC §8).
+"""Verifiable certificates: W3C VC 2.0 secured with ``eddsa-jcs-2022`` and ``did:key`` (spec §8).
 
 The cryptosuite follows W3C "Data Integrity EdDSA Cryptosuites v1.0", section 3.3 (eddsa-jcs-2022):
 
@@ -421,7 +421,7 @@ def issue_certificate(
     id: str,
     created: str | None = None,
 ) -> dict[str, Any]:
-    """Build and sign a W3C VC 2.0 recycled-content certificate (SPEC §8).
+    """Build and sign a W3C VC 2.0 recycled-content certificate (spec §8).
 
     The credential is ``{"@context": [credentials/v2], "id": id, "type": ["VerifiableCredential",
     "RecycledContentCertificate"], "issuer": did, "validFrom": valid_from, "credentialSubject":

@@ -1,4 +1,4 @@
-"""A lot's lineage: the lots it was made from and the events that made them (SPEC §6, §7).
+"""A lot's lineage: the lots it was made from and the events that made them (spec §6, §7).
 
 The lineage closure (the same as the audit bundle's): the target lot's whole chain; for each
 transform that CREATED a lineage lot, each of its inputs up to and including the latest such
@@ -8,10 +8,10 @@ A :class:`LineageSource` is what a lineage is read from: lots, parties and lot c
 server reads its database (``ledger.service.sources.LedgerSource``); an auditor reads a
 replayed audit bundle (:class:`ReplaySource`). The same lineage comes out of both.
 
-Origin attribution (where SPEC is silent): each transform output is made of its inputs in the
-ratio of the consumed masses ``c_i / Σ c``; losses (transit, adjust, yield) keep the ratio. So
-``share(origin) = Σ over paths Π c_i/Σc``, exactly (``Fraction``). Mass balance does not change
-physical attribution (credits are bookkeeping).
+Origin attribution (normative in docs/spec.md §7.7): each transform output is made of its
+inputs in the ratio of the consumed masses ``c_i / Σ c``; losses (transit, adjust, yield) keep
+the ratio. So ``share(origin) = Σ over paths Π c_i/Σc``, exactly (``Fraction``). Mass balance
+does not change physical attribution (credits are bookkeeping).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The recycled-content report of SPEC §7: shares per category, per element, lineage, method.
+"""The recycled-content report of spec §7: shares per category, per element, lineage, method.
 
 The shares themselves are NOT recomputed here: the rules (``ledger.core.rules.shares``) keep every
 lot's ``mass_shares`` and ``element_shares`` exact (``Fraction``) at every transform, assay and
@@ -8,7 +8,7 @@ closure (``ledger.attest.lineage``), so the same report comes out of the server'
 (``ledger.service.sources.LedgerSource``) and out of an offline replay of an audit bundle
 (``ReplaySource(verify_bundle(...).state, bundle["entries"])``).
 
-Choices where SPEC is silent (see also :func:`recycled_content`):
+Choices made where the original SPEC was silent (normative in docs/spec.md §7):
     * Origin contribution: the mass each ``lot.create`` lot contributes to the target's current
       mass, by proportional (physical) attribution: a transform output is made of its inputs in
       the ratio of the consumed masses ``c_i / Σ c``; losses (transit, adjust, yield) keep the
@@ -18,7 +18,7 @@ Choices where SPEC is silent (see also :func:`recycled_content`):
       ``"p/q"``. Mass balance does not change physical attribution (credits are bookkeeping).
     * Step kinds: ``lot.create`` of a virgin source is ``extraction``, of a recycled source
       ``recycling``; a ``lot.transform`` by a party with the ``recycler`` role is ``recycling``,
-      any other ``processing``; ``lot.ship``/``lot.receive`` are ``transport`` (SPEC names three
+      any other ``processing``; ``lot.ship``/``lot.receive`` are ``transport`` (spec names three
       kinds; shipments are listed because they change the country). A create or transform's
       country is its site's; a ship's is the shipper's registered country, a receive's the
       receiver's (shipments carry no site).
@@ -150,7 +150,7 @@ def _origins(lin: Lineage, target: Lot) -> list[dict[str, Any]]:
 
 
 def recycled_content(source: LineageSource, lot_id: str, *, as_of: date) -> dict[str, Any]:
-    """The SPEC §7 recycled-content report of a lot, with the compliance evaluations on ``as_of``.
+    """The spec §7 recycled-content report of a lot, with the compliance evaluations on ``as_of``.
 
     Args:
         source: where the lot and its lineage are read: the server's database or a replayed

@@ -1,4 +1,4 @@
-"""Certificates as people read them: a PDF and an HTML page (SPEC §8).
+"""Certificates as people read them: a PDF and an HTML page (spec §8).
 
 Both show the lot, material, mass, custodian, the recycled shares per category in total and
 per element, the compliance table, and a QR code that leads to the certificate's verification

@@ -1,11 +1,11 @@
-"""Offline audit-bundle verification (SPEC §6). Pure: bundle and keys in, report out.
+"""Offline audit-bundle verification (spec §6). Pure: bundle and keys in, report out.
 
 Steps, each failure reported with the entry it concerns:
  1. the checkpoint is signed by a trusted log key (and, when asked, a quorum of witnesses);
  2. every entry's inclusion proof at its ``seq`` against that checkpoint;
  3. every signature, by a key registered before the event and not revoked before it;
  4. every lot chain starts at its creation with ``prev`` links unbroken (no gap, no fork);
- 5. a full replay of the custody and mass rules with the same ``ledger.rules`` the server runs.
+ 5. a full replay of the custody and mass rules with the same ``ledger.core.rules`` the server runs.
 
 Credits (mass-balance accounts) accrue from transforms outside a lot's provenance, so a bundle
 cannot prove an account's balance: ``credit.allocate`` is replayed against an unbounded balance
@@ -38,7 +38,7 @@ __all__ = [
     "verify_bundle",
 ]
 
-#: The ``format`` member of an audit bundle (SPEC §6).
+#: The ``format`` member of an audit bundle (spec §6).
 BUNDLE_FORMAT = "ltl-bundle/1"
 
 
@@ -437,5 +437,5 @@ def _compromised_warnings(
 
 
 def bundle_digest(bundle: Mapping[str, Any]) -> str:
-    """SHA-256 hex of JCS(bundle) — the evidence hash a certificate names (SPEC §8)."""
+    """SHA-256 hex of JCS(bundle) — the evidence hash a certificate names (spec §8)."""
     return hashlib.sha256(canonical.jcs(bundle)).hexdigest()

@@ -1,4 +1,4 @@
-"""The ``ledger`` command line (SPEC §10): the root app and where each command lives.
+"""The ``ledger`` command line (spec §10): the root app and where each command lives.
 
 Exit codes of ``verify``/``fsck``/``certificate verify``: 0 valid/clean, 1 invalid/problems,
 2 usage or input error. Operator commands are in ``node.py``, auditor commands in

@@ -36,7 +36,7 @@ def verify(
     ] = None,
     quorum: Annotated[int, typer.Option(help="cosignatures required from --witness keys")] = 0,
     tolerance: Annotated[
-        str, typer.Option(help="the server's element-mass tolerance (SPEC §4)")
+        str, typer.Option(help="the server's element-mass tolerance (spec §4)")
     ] = "0.005",
 ) -> None:
     """Verify an audit bundle offline. Exit 0 valid, 1 invalid, 2 usage or input error."""

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from ..client import LedgerClient, load_private_key
 from ..client.models import LotOut
 from ..core import events
 from ..core.checkpoint import Verifier
-from ..core.keys import Ed25519PrivateKey, b64url_encode, kid_of, public_raw
+from ..core.keys import Ed25519PrivateKey, key_object, kid_of, public_raw
 from ..core.schema import touched_lots
 from ..core.values import format_time
 from ..service import Ledger
@@ -164,7 +165,7 @@ def run_demo(
         pub = public_raw(keys[party])
         body = {
             "party": {"id": party, "name": name, "country": country, "roles": roles, "feoc": False},
-            "keys": [{"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}],
+            "keys": [key_object(keys[party])],
         }
         post("operator", "party.register", body)
         echo(f"   {party:8s} {name} ({country}; {', '.join(roles)}) key {kid_of(pub)}")
@@ -240,6 +241,4 @@ def _certificates(
 
 
 def _pct(fraction: str) -> str:
-    from fractions import Fraction
-
     return f"{float(Fraction(fraction)) * 100:.1f} %"

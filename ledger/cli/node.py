@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -21,8 +20,8 @@ import typer
 from ..client import save_private_key
 from ..core import events
 from ..core.checkpoint import Signer
-from ..core.keys import b64url_encode, generate, kid_of, public_raw
-from ..core.values import format_time
+from ..core.keys import b64url_encode, generate, key_object, kid_of, public_raw
+from ..core.values import HASH_RE, format_time
 from ..errors import LedgerError
 from ._common import fail, read_vkey
 
@@ -83,7 +82,6 @@ def init(
     with ledger:
         if ledger.size() == 0:
             op_key = settings.load_key("operator")
-            pub = public_raw(op_key)
             body = {
                 "party": {
                     "id": operator_id,
@@ -92,7 +90,7 @@ def init(
                     "roles": ["operator"],
                     "feoc": False,
                 },
-                "keys": [{"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}],
+                "keys": [key_object(op_key)],
             }
             now = format_time(datetime.now(UTC).replace(microsecond=0))
             ev = events.sign(
@@ -166,7 +164,7 @@ def token_revoke(
     from ..service.tokens import hash_token
     from ..store.sql import SqlStore
 
-    token_id = token if re.fullmatch("[0-9a-f]{64}", token) else hash_token(token)
+    token_id = token if HASH_RE.fullmatch(token) else hash_token(token)
     store = SqlStore(Settings().database_url)
     done = store.revoke_token(token_id)
     store.close()

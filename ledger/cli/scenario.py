@@ -4,7 +4,7 @@ A US recycler (``bwm``, Bartlesville, OK) makes black mass and aluminium scrap f
 packs; ships the scrap to a Korean aluminium maker (``alus``, Ulsan) that receives it with a
 transit loss, has it assayed, melts it with primary aluminium into billets and extrudes battery
 pack enclosures for a US pack maker (``packco``); an auditor attests. ``bwm`` also refines the
-black mass with virgin nickel under the mass-balance model (SPEC §7's 294 kg credit example) and
+black mass with virgin nickel under the mass-balance model (spec §7's 294 kg credit example) and
 allocates the credit to its nickel sulfate. Used by ``ledger demo`` and by the tests.
 
 A step's body may be a function of the hashes of the steps before it (a receive names its ship).

@@ -1,4 +1,4 @@
-"""The partner SDK: sign events locally, post them, read typed answers (SPEC §9).
+"""The partner SDK: sign events locally, post them, read typed answers (spec §9).
 
 Built on ``ledger.core`` only (no database, no web framework): a partner's system needs the
 formats, its key and httpx.

@@ -58,12 +58,12 @@ class _Reads(_Http):
         return self._get(ProvenanceOut, f"/v1/lots/{lot_path(lot)}/provenance")
 
     def bundle(self, lot: str) -> BundleOut:
-        """The audit bundle (SPEC §6); verify it offline with
+        """The audit bundle (spec §6); verify it offline with
         ``verify_bundle(bundle.model_dump(), log_key)``."""
         return self._get(BundleOut, f"/v1/lots/{lot_path(lot)}/bundle")
 
     def recycled_content(self, lot: str, as_of: date | str | None = None) -> RecycledContentOut:
-        """The SPEC §7 report of ``lot``, rule packs evaluated on ``as_of`` (default: today)."""
+        """The spec §7 report of ``lot``, rule packs evaluated on ``as_of`` (default: today)."""
         day = as_of.isoformat() if isinstance(as_of, date) else as_of
         return self._get(
             RecycledContentOut, f"/v1/lots/{lot_path(lot)}/recycled-content", as_of=day

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..core import events
-from ..core.keys import Ed25519PrivateKey, b64url_encode, kid_of, public_raw
+from ..core.keys import Ed25519PrivateKey, key_object
 from ..core.receipt import Receipt
 from ..core.schema import touched_lots
 from ..core.values import format_time
@@ -21,11 +21,6 @@ __all__: list[str] = []
 #: Event types re-signed and retried on ``stale_head``: their meaning cannot change with the
 #: lot's state (an assay replaces the composition, an attestation attaches a statement).
 RETRYABLE_ON_STALE_HEAD = frozenset({"lot.assay", "lot.attest"})
-
-
-def _key_obj(key: Ed25519PrivateKey) -> dict[str, str]:
-    pub = public_raw(key)
-    return {"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}
 
 
 class _Writes(_Http):
@@ -200,7 +195,7 @@ class _Writes(_Http):
         prev: Mapping[str, str] | None = None,
     ) -> Receipt:
         """Assay a lot. A lab that never held the lot cannot read its head with a partner
-        token (SPEC §9): pass ``prev={lot: head}`` as handed over by the custodian."""
+        token (spec §9): pass ``prev={lot: head}`` as handed over by the custodian."""
         body: dict[str, Any] = {"lot": lot, "composition": dict(composition)}
         if report is not None:
             body["report"] = dict(report)
@@ -247,13 +242,13 @@ class _Writes(_Http):
                     "roles": list(roles),
                     "feoc": feoc,
                 },
-                "keys": [_key_obj(key)],
+                "keys": [key_object(key)],
             },
         )
 
     def add_key(self, key: Ed25519PrivateKey, *, party: str | None = None) -> Receipt:
         """``key.add``: a new key for this party (or, as operator, for ``party``)."""
-        return self.submit("key.add", {"party": party or self.party, "key": _key_obj(key)})
+        return self.submit("key.add", {"party": party or self.party, "key": key_object(key)})
 
     def revoke_key(
         self,

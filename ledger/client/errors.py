@@ -1,7 +1,7 @@
 """The SDK's own exceptions: every failure of a client call is a :class:`ClientError`.
 
 * :class:`ApiError`: the ledger answered with an error (an RFC 9457 problem; ``code`` is the
-  SPEC code, e.g. ``stale_head``), or with something that is not the documented answer;
+  spec code, e.g. ``stale_head``), or with something that is not the documented answer;
 * :class:`NetworkError`: no answer at all (connection refused, timeout, TLS, broken transfer);
 * :class:`ClientError` itself: the client refused before sending (no key to sign with, or an
   event that would not be valid).

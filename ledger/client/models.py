@@ -1,4 +1,4 @@
-"""The JSON objects of the HTTP API (SPEC §9): what the server answers and the SDK returns.
+"""The JSON objects of the HTTP API (spec §9): what the server answers and the SDK returns.
 
 One set of models for both sides: the server (``api/``) declares its responses with them (they
 appear in /openapi.json) and the SDK (``ledger.client``) parses every answer into them.
@@ -56,7 +56,7 @@ _LOT_PATTERN = f"^{LOT_ID_RE.pattern}$"
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details with the SPEC ``code``."""
+    """RFC 9457 problem details with the spec ``code``."""
 
     type: str
     title: str
@@ -187,7 +187,7 @@ class BundleEntry(BaseModel):
 
 
 class BundleOut(BaseModel):
-    """The audit bundle of SPEC §6."""
+    """The audit bundle of spec §6."""
 
     format: str
     lot: str
@@ -317,7 +317,7 @@ class ComplianceOut(BaseModel):
 
 
 class RecycledContentOut(BaseModel):
-    """The recycled-content report of SPEC §7 (``null`` = unknown composition or share)."""
+    """The recycled-content report of spec §7 (``null`` = unknown composition or share)."""
 
     lot: str
     as_of: str

@@ -1,4 +1,4 @@
-"""Strict JSON (SPEC section 2) and RFC 8785 canonical form (JCS).
+"""Strict JSON (spec §2) and RFC 8785 canonical form (JCS).
 
 ``loads`` is the only way the ledger turns bytes into JSON values: it refuses duplicate keys at any
 depth, NaN/Infinity, integers outside +/-(2^53-1), floats (unless ``allow_floats``), lone
@@ -121,7 +121,7 @@ def loads(
     max_bytes: int | None = MAX_EVENT_BYTES,
     walk: bool = True,
 ) -> Any:
-    """Parse one JSON document strictly (SPEC section 2).
+    """Parse one JSON document strictly (spec §2).
 
     ``walk=False`` skips the depth and lone-surrogate walk; only for callers that validate
     the result against a closed schema and canonicalize it (``events.parse_event``: the schema

@@ -1,4 +1,4 @@
-"""C2SP signed notes, tlog checkpoints and witness cosignatures (SPEC section 5).
+"""C2SP signed notes, tlog checkpoints and witness cosignatures (spec §5).
 
 * ``c2sp.org/signed-note``: a text ending in ``\\n``, a blank line, then signature lines
   ``— <key name> base64(4-byte key id || signature)\\n`` (U+2014 EM DASH). Ed25519 keys use

@@ -1,4 +1,4 @@
-"""The signed event (SPEC §3): parsing, canonical bytes, hash, signing input, and signing.
+"""The signed event (spec §3): parsing, canonical bytes, hash, signing input, and signing.
 
 ``parse_event`` turns untrusted bytes into a :class:`SignedEvent` or raises ``invalid_event``
 naming the JSON path at fault and what to send instead (the schema is ``ledger.core.schema``).
@@ -13,11 +13,11 @@ envelope is encoded ONCE with its signature; since ``sig``, ``time`` and ``type`
 three members in key order and hold plain ASCII, the signing input is that text with the
 ``"sig"`` member cut out of the known tail.
 
-Choices (where SPEC is silent):
+Choices (made where the original SPEC was silent; normative in docs/spec.md):
     * Mass ``"0"`` is allowed only for ``lot.receive`` (total transit loss: the lot becomes
       consumed) and ``lot.adjust`` (written off: consumed). ``lot.create``, ``lot.ship``,
       transform inputs and outputs and ``credit.allocate`` ``kg`` must be > 0.
-    * Masses may carry trailing zeros (``"1.50"``, the SPEC regex allows them); state stores the
+    * Masses may carry trailing zeros (``"1.50"``, the spec regex allows them); state stores the
       canonical form of :func:`format_mass`.
     * Free-text members (names, material, process, reason, scheme, statement, document kind and
       ref) are non-empty strings of at most 4096 characters; ``credit.allocate`` ``site`` may be
@@ -116,7 +116,7 @@ class SignedEvent:
 
 
 def event_from_json(obj: Any) -> SignedEvent:
-    """Validate a decoded JSON event against SPEC §3 and §4 and wrap it.
+    """Validate a decoded JSON event against spec §3 and §4 and wrap it.
 
     Raises:
         RuleViolation: ``invalid_event`` naming the path at fault and what to send.
@@ -126,7 +126,7 @@ def event_from_json(obj: Any) -> SignedEvent:
         canonical_bytes = _ENCODER.encode(obj).encode("utf-8")
     except UnicodeEncodeError:
         raise _fail("event", "a string holds a lone UTF-16 surrogate; send valid Unicode") from None
-    if len(canonical_bytes) > canonical.MAX_EVENT_BYTES:  # SPEC §2, also for decoded events
+    if len(canonical_bytes) > canonical.MAX_EVENT_BYTES:  # spec §2, also for decoded events
         raise _fail(
             "event",
             f"is {len(canonical_bytes)} bytes in canonical form, over the "
@@ -211,7 +211,7 @@ def build_event(
     """An unsigned envelope; ``id`` defaults to a fresh UUID4.
 
     Args:
-        time: the event time, a SPEC time string; the caller reads its own clock (e.g.
+        time: the event time, a spec time string; the caller reads its own clock (e.g.
             ``format_time(datetime.now(UTC))``), so the core never does.
     """
     return {

@@ -1,4 +1,4 @@
-"""Ed25519 keys, key ids, PEM PKCS#8 encoding and signature verification (SPEC §1 and §3).
+"""Ed25519 keys, key ids, PEM PKCS#8 encoding and signature verification (spec §1 and §3).
 
 Public keys travel as base64url without padding of the raw 32 bytes; a key id (``kid``) is the
 first 16 hex characters of SHA-256 of those raw bytes. Keys are checked at registration with
@@ -26,6 +26,7 @@ __all__ = [
     "b64url_encode",
     "check_registrable_public_key",
     "generate",
+    "key_object",
     "kid_of",
     "private_key_from_pem",
     "private_key_to_pem",
@@ -74,8 +75,15 @@ def public_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
 
 
 def kid_of(pub: bytes) -> str:
-    """SPEC kid: first 16 hex chars of SHA-256(raw 32-byte public key)."""
+    """spec kid: first 16 hex chars of SHA-256(raw 32-byte public key)."""
     return hashlib.sha256(pub).hexdigest()[:16]
+
+
+def key_object(key: Ed25519PrivateKey | Ed25519PublicKey) -> dict[str, str]:
+    """The spec key object ``{"kid", "alg": "Ed25519", "pub"}`` of a key's public half (what
+    ``party.register`` and ``key.add`` carry)."""
+    pub = public_raw(key)
+    return {"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}
 
 
 def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:

@@ -1,4 +1,4 @@
-"""RFC 9162 / RFC 6962 Merkle tree over SHA-256: hashing, compact ranges, proofs (SPEC section 5).
+"""RFC 9162 / RFC 6962 Merkle tree over SHA-256: hashing, compact ranges, proofs (spec §5).
 
 Pure: no I/O. Stored state is a set of COMPLETE subtrees, each keyed ``(level, index)`` and covering
 the leaves ``[index * 2**level, (index + 1) * 2**level)``; level 0 holds the leaf hashes. A complete

@@ -1,4 +1,4 @@
-"""What an accepted event gets back (SPEC §9 ``POST /v1/events``): its log index, its hash, and
+"""What an accepted event gets back (spec §9 ``POST /v1/events``): its log index, its hash, and
 the new head of every lot it created or touched."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The schema of the signed envelope (SPEC §3) and of every event body (SPEC §4).
+"""The schema of the signed envelope (spec §3) and of every event body (spec §4).
 
 Small checkers composed into one per body type. Each walks untrusted decoded JSON and raises an
 ``invalid_event`` naming the JSON path at fault and what to send instead. Every field is
 checked: the envelope has exactly its nine members, each body exactly the members of its type
-(unknown members are refused at any depth), and every value its SPEC format. The choices where
-SPEC is silent are listed in ``ledger.core.events`` and docs/spec.md §3–§4.
+(unknown members are refused at any depth), and every value its spec format. The choices
+made where the original SPEC was silent are normative in docs/spec.md §1–§4.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _bool(v: Any, path: str) -> None:
 
 
 _party = _pattern(PARTY_ID_RE, "a party id (lower-case letters, digits and inner '-')")
-_lot = _pattern(LOT_ID_RE, "a lot id (^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$)")
+_lot = _pattern(LOT_ID_RE, f"a lot id (^{LOT_ID_RE.pattern}$)")
 _sha = _pattern(HASH_RE, "a SHA-256 in lowercase hex (64 characters)")
 _kid = _pattern(KID_RE, "a kid (16 lowercase hex characters)")
 _element = _one_of(ELEMENTS, "a chemical element symbol (e.g. Al, Co, Ni, Li)")
@@ -301,7 +301,7 @@ class Envelope(NamedTuple):
 
 
 def check_envelope(obj: Any) -> Envelope:
-    """Check a decoded JSON event against SPEC §3 and §4 (everything but its size and bytes).
+    """Check a decoded JSON event against spec §3 and §4 (everything but its size and bytes).
 
     Raises:
         RuleViolation: ``invalid_event`` naming the path at fault and what to send.

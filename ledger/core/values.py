@@ -1,4 +1,4 @@
-"""SPEC §1 scalar values and vocabularies: identifiers, countries, elements, masses, times.
+"""spec §1 scalar values and vocabularies: identifiers, countries, elements, masses, times.
 
 Every check here is exact: masses are ``Decimal`` parsed from strings (never floats), times are
 real UTC instants. :func:`field_error` is the one way the format checks refuse a value: an
@@ -49,7 +49,7 @@ EVENT_TYPES = (
     "lot.attest",
     "credit.allocate",
 )
-#: The roles a party is registered with (SPEC §4); API token roles are another thing
+#: The roles a party is registered with (spec §4); API token roles are another thing
 #: (``ledger.service.tokens.TOKEN_ROLES``).
 PARTY_ROLES = (
     "operator",
@@ -63,7 +63,7 @@ PARTY_ROLES = (
 )
 CATEGORIES = ("post_consumer", "pre_consumer_battery", "pre_consumer_other")
 SOURCES = ("virgin", *CATEGORIES)
-#: The recycled-content models of a transform (SPEC §7).
+#: The recycled-content models of a transform (spec §7).
 MODELS = ("controlled_blending", "mass_balance")
 
 
@@ -91,7 +91,7 @@ COUNTRIES = _words(
 #: Longest free text (names, material, process, reason, ...), in characters.
 TEXT_MAX = 4096
 
-#: SPEC §1 identifier forms (use ``fullmatch``).
+#: spec §1 identifier forms (use ``fullmatch``).
 PARTY_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 LOT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -110,17 +110,17 @@ def field_error(path: str, message: str) -> RuleViolation:
 
 
 def is_mass(text: object) -> bool:
-    """Whether ``text`` is a SPEC mass string (zero included)."""
+    """Whether ``text`` is a spec mass string (zero included)."""
     return isinstance(text, str) and _MASS_RE.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=65536)
 def parse_time(s: str) -> datetime:
-    """Parse a SPEC time (``2025-06-02T08:30:00Z``, up to 6 fraction digits) to an aware UTC
+    """Parse a spec time (``2025-06-02T08:30:00Z``, up to 6 fraction digits) to an aware UTC
     datetime.
 
     Raises:
-        RuleViolation: ``invalid_event`` when ``s`` is not a SPEC time or not a real instant.
+        RuleViolation: ``invalid_event`` when ``s`` is not a spec time or not a real instant.
     """
     m = _TIME_RE.fullmatch(s) if isinstance(s, str) else None
     if m is None:
@@ -134,7 +134,7 @@ def parse_time(s: str) -> datetime:
 
 
 def format_time(dt: datetime) -> str:
-    """Format an aware datetime as a SPEC time in UTC (fraction only when non-zero)."""
+    """Format an aware datetime as a spec time in UTC (fraction only when non-zero)."""
     if dt.tzinfo is None:
         raise ValueError("format_time needs an aware datetime")
     dt = dt.astimezone(UTC)
@@ -147,10 +147,10 @@ def format_time(dt: datetime) -> str:
 
 
 def parse_mass(s: str) -> Decimal:
-    """Parse a SPEC mass string (kilograms) exactly.
+    """Parse a spec mass string (kilograms) exactly.
 
     Raises:
-        RuleViolation: ``invalid_event`` when ``s`` is not a SPEC mass.
+        RuleViolation: ``invalid_event`` when ``s`` is not a spec mass.
     """
     if not isinstance(s, str) or _MASS_RE.fullmatch(s) is None:
         raise field_error(
@@ -162,7 +162,7 @@ def parse_mass(s: str) -> Decimal:
 
 
 def format_mass(d: Decimal) -> str:
-    """The canonical SPEC mass string of ``d``: fixed notation, no needless zeros.
+    """The canonical spec mass string of ``d``: fixed notation, no needless zeros.
 
     Raises:
         ValueError: ``d`` is negative, not finite, has more than 6 decimals or 12 integer digits.

@@ -1,14 +1,13 @@
-"""Audit bundles (SPEC §6): everything needed to verify a lot's provenance offline.
+"""Audit bundles (spec §6): everything needed to verify a lot's provenance offline.
 
-Closure choice (documented in docs/DECISIONS.md): SPEC §6 asks for the lot's chain up to its head
-and, recursively, each transform input's chain up to and including the transform that consumed
-it. A full replay of the custody and mass rules (§6 step 5) must know the state of EVERY input
-of every transform it replays, so we close the set under that rule for every transform that
+Closure choice (normative in docs/spec.md §6.2): the original SPEC asked for the lot's chain
+up to its head and, recursively, each transform input's chain up to and including the transform
+that consumed it. A full replay of the custody and mass rules must know the state of EVERY input
+of every transform it replays, so the set is closed under that rule for every transform that
 appears in the bundle (including transforms on an included chain that consumed part of a lot
-together with other lots). The result is a superset of the SPEC closure that can be replayed
-with no missing state. Registrations and key events of every party that signed an included
-event or receives an included shipment (and of the parties that signed those) are added, all up
-to the checkpoint.
+together with other lots): a superset of that closure that replays with no missing state.
+Registrations and key events of every party that signed an included event or receives an
+included shipment (and of the parties that signed those) are added, all up to the checkpoint.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ bundles, provenance
     def bundle(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:
-        """The audit bundle of a lot (SPEC §6), its history up to ``upto`` (a partner's
+        """The audit bundle of a lot (spec §6), its history up to ``upto`` (a partner's
         cut-off) when given. Raises NotFound."""
         return bundles.build_bundle(self.store, self.log, lot_id, upto=upto)
 
@@ -196,7 +196,7 @@ class Ledger:
     def recycled_content(
         self, lot_id: str, *, as_of: date, upto: int | None = None
     ) -> dict[str, Any]:
-        """The SPEC §7 report of a lot (up to a partner's cut-off ``upto``). Raises NotFound."""
+        """The spec §7 report of a lot (up to a partner's cut-off ``upto``). Raises NotFound."""
         source = source_for(self.reads, self.config, lot_id, upto=upto)
         return recycled_content(source, lot_id, as_of=as_of)
 

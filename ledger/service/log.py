@@ -1,4 +1,4 @@
-"""The log's checkpoints and proofs (SPEC §5): signed on demand, never two inconsistent ones."""
+"""The log's checkpoints and proofs (spec §5): signed on demand, never two inconsistent ones."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Log:
         self.clock = clock
 
     def checkpoint(self) -> CheckpointRecord:
-        """The latest checkpoint, signing a new one first if the tree has grown (SPEC §5).
+        """The latest checkpoint, signing a new one first if the tree has grown (spec §5).
 
         Raises:
             StorageError: the stored tree is not consistent with the last signed checkpoint;
@@ -88,7 +88,7 @@ class Log:
             NotFound: unknown event, or the event is not in a tree of that size.
         """
         rec = self._reads.record(event_hash)
-        latest = self.checkpoint()  # SPEC §5: sign on demand before serving any proof
+        latest = self.checkpoint()  # spec §5: sign on demand before serving any proof
         if size is None:
             size = latest.size
         if not rec.seq < size <= self.store.size():
@@ -97,7 +97,7 @@ class Log:
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes. Raises NotFound when out of range."""
-        self.checkpoint()  # SPEC §5: sign on demand before serving any proof
+        self.checkpoint()  # spec §5: sign on demand before serving any proof
         if not 0 < size1 <= size2 <= self.store.size():
             raise NotFound(f"no consistency proof from size {size1} to {size2}")
         return merkle.consistency_proof(size1, size2, self.store)

@@ -1,4 +1,4 @@
-"""Provenance reads: a lot's upstream graph, and which lots a partner may see (SPEC §9)."""
+"""Provenance reads: a lot's upstream graph, and which lots a partner may see (spec §9)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         key_dir: folder of PEM keys (``log.pem``, ``operator.pem``, ``attest.pem``).
         origin: the checkpoint origin line (and the log key's name).
         demo: demo mode: example keys allowed (and used when ``key_dir`` has none).
-        tolerance: element-mass tolerance of the conservation rule (SPEC §4).
+        tolerance: element-mass tolerance of the conservation rule (spec §4).
         max_batch_events, max_batch_bytes: limits of ``POST /v1/events/batch``.
         write_rate, write_burst: token-bucket rate limit of writes, per token.
         auth_failures_per_minute: failed authentications allowed per client address.

@@ -1,4 +1,4 @@
-"""Lineage sources over the server's database, for recycled-content reports (SPEC §7)."""
+"""Lineage sources over the server's database, for recycled-content reports (spec §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API bearer tokens: issued per party with a role, stored only as their SHA-256 (SPEC §9)."""
+"""API bearer tokens: issued per party with a role, stored only as their SHA-256 (spec §9)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = [
     "lookup_token",
 ]
 
-#: What a token may do (SPEC §9); a party's registered roles are another thing
+#: What a token may do (spec §9); a party's registered roles are another thing
 #: (``ledger.core.values.PARTY_ROLES``).
 TOKEN_ROLES = ("partner", "auditor", "admin")
 

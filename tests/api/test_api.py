@@ -1,7 +1,7 @@
-"""The HTTP API (SPEC §9) through FastAPI's TestClient, on SQLite and PostgreSQL.
+"""The HTTP API (spec §9) through FastAPI's TestClient, on SQLite and PostgreSQL.
 
 Covers: the access matrix (every route x every kind of caller, exact statuses), partner
-visibility against an independent computation from the log, RFC 9457 problem+json with the SPEC
+visibility against an independent computation from the log, RFC 9457 problem+json with the spec
 codes, lot ids holding ``:`` ``/`` ``#`` in paths, size and rate limits (413, 429), per-event
 batch results, proofs that verify against the signed checkpoints, and the OpenAPI document.
 """
@@ -161,7 +161,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def assert_problem(resp: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """An RFC 9457 problem with the SPEC ``code``; returns its body."""
+    """An RFC 9457 problem with the spec ``code``; returns its body."""
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].split(";")[0] == "application/problem+json", resp.headers
     body: dict[str, Any] = resp.json()
@@ -606,7 +606,7 @@ def test_every_refusal_is_problem_json_with_its_spec_code(env: Env) -> None:
 
 
 def test_rule_violations_map_to_their_status(env: Env) -> None:
-    """Rule codes other than the ones above: each with the status of SPEC §4's table mapping."""
+    """Rule codes other than the ones above: each with the status of spec §4's table mapping."""
     admin = env.admin
     # bwm may not adjust a lot packco holds
     lot = env.ledger.lot(ENCLOSURE)
@@ -717,7 +717,7 @@ def _sign_unchecked(unsigned: dict[str, Any], actor: str) -> dict[str, Any]:
 
 
 def test_an_event_over_64_kib_inside_a_batch_is_invalid(sqlite_url: str) -> None:
-    """SPEC §2: an event over 64 KiB is refused, also when it arrives inside a batch."""
+    """spec §2: an event over 64 KiB is refused, also when it arrives inside a batch."""
     with app_env(sqlite_url) as e:
         lot = e.ledger.lot(ENCLOSURE)
         docs = [{"kind": "photo", "ref": f"{i:02d}" + "r" * 4000} for i in range(17)]

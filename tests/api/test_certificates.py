@@ -1,4 +1,4 @@
-"""Certificates end to end (SPEC §8): issue over the API, fetch as JSON/PDF/HTML, verify by
+"""Certificates end to end (spec §8): issue over the API, fetch as JSON/PDF/HTML, verify by
 proof AND by recomputing every figure from the bundle — on both databases."""
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_report_access_and_offline_recomputation(
         resp = _get(client, lot, token)
         assert resp.status_code == 404 and resp.json()["code"] == "not_found"
     assert _get(client, ENCLOSURE, "bad-token").status_code == 401
-    # the SPEC 294 kg example through the API
+    # the spec 294 kg example through the API
     ni = _get(client, NISO4, tokens["bwm"], as_of="2036-08-18").json()
     assert ni["elements"]["Ni"]["post_consumer"] == "0.300000"
     assert ni["compliance"][0]["elements"]["Ni"] == {

@@ -1,4 +1,4 @@
-"""Compliance rule packs (SPEC §7): dates, thresholds, what counts, FEOC, provisional, as_of."""
+"""Compliance rule packs (spec §7): dates, thresholds, what counts, FEOC, provisional, as_of."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Certificates (SPEC §8): the W3C vc-di-eddsa eddsa-jcs-2022 vectors byte for byte, did:key,
+"""Certificates (spec §8): the W3C vc-di-eddsa eddsa-jcs-2022 vectors byte for byte, did:key,
 named negative cases for ``verify_proof`` and properties over random subjects."""
 
 from __future__ import annotations

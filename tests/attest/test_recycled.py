@@ -1,4 +1,4 @@
-"""The recycled-content report (SPEC §7): every expected figure below is computed by hand."""
+"""The recycled-content report (spec §7): every expected figure below is computed by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ledger.attest.lineage import ReplaySource
 from ledger.attest.recycled import lineage, recycled_content
+from ledger.core.keys import key_object
 from ledger.core.values import CATEGORIES
 from ledger.errors import NotFound, RuleViolation
 from tests.support.scenario import (
@@ -22,7 +23,6 @@ from tests.support.scenario import (
     PRIMARY,
     SCRAP,
     Chain,
-    key_obj,
     private_key,
     registered_chain,
     scenario_chain,
@@ -101,7 +101,7 @@ ZERO = "0.000000"
 ONE = "1.000000"
 
 
-# ----------------------------------------------------------------------------- 1. SPEC example
+# ----------------------------------------------------------------------------- 1. spec example
 
 
 def test_spec_example_294_kg_of_credits_allocated_to_nickel_sulfate() -> None:
@@ -365,7 +365,7 @@ def test_us_fta_share_and_feoc_screen() -> None:
                 "roles": ["processor"],
                 "feoc": True,
             },
-            "keys": [key_obj(key)],
+            "keys": [key_object(key)],
         },
     )
     _create(c, "A", "100", "post_consumer", {"Ni": "0.5"})  # recycled in the US: qualifies

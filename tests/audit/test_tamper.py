@@ -14,9 +14,10 @@ from ledger.audit.verify import verify_bundle
 from ledger.core import merkle
 from ledger.core.checkpoint import Checkpoint, Signer, sign_checkpoint
 from ledger.core.events import sign
+from ledger.core.keys import key_object
 from ledger.service import Ledger
 from tests.support.ledgers import ORIGIN, open_ledger, scenario_ledger, tamper
-from tests.support.scenario import ENCLOSURE, KEYS, SCRAP, key_obj, private_key
+from tests.support.scenario import ENCLOSURE, KEYS, SCRAP, private_key
 
 Bundle = dict[str, Any]
 
@@ -169,7 +170,7 @@ def test_verify_bundle_detects_a_second_history_of_the_same_size(
             actor="bwm",
             key=KEYS["bwm"],
             time="2025-12-01T00:00:00Z",
-            body={"party": "bwm", "key": key_obj(private_key("bwm-3"))},
+            body={"party": "bwm", "key": key_object(private_key("bwm-3"))},
         )
         other.append(alt)
         assert other.size() == size
@@ -285,7 +286,7 @@ def fsck_second_history(led: Ledger) -> None:
         actor="bwm",
         key=KEYS["bwm"],
         time="2025-12-01T00:00:00Z",
-        body={"party": "bwm", "key": key_obj(private_key("bwm-3"))},
+        body={"party": "bwm", "key": key_object(private_key("bwm-3"))},
     )
     import hashlib
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ledger.core import events
 from ledger.core.checkpoint import Signer
-from ledger.core.keys import Ed25519PrivateKey, b64url_encode, kid_of, public_raw
+from ledger.core.keys import Ed25519PrivateKey, key_object, public_raw
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 
@@ -26,11 +26,6 @@ def det_key(name: str) -> Ed25519PrivateKey:
 OPERATOR, RECYCLER, LOG = det_key("operator"), det_key("bwm"), det_key("log")
 
 
-def key_obj(key: Ed25519PrivateKey) -> dict[str, str]:
-    pub = public_raw(key)
-    return {"kid": kid_of(pub), "alg": "Ed25519", "pub": b64url_encode(pub)}
-
-
 def register(party: str, roles: list[str], key: Ed25519PrivateKey) -> events.SignedEvent:
     body = {
         "party": {
@@ -40,7 +35,7 @@ def register(party: str, roles: list[str], key: Ed25519PrivateKey) -> events.Sig
             "roles": roles,
             "feoc": False,
         },
-        "keys": [key_obj(key)],
+        "keys": [key_object(key)],
     }
     return events.sign(type="party.register", actor="operator", key=OPERATOR, body=body, time=T0)
 

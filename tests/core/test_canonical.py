@@ -1,4 +1,4 @@
-"""Strict JSON (SPEC section 2) and RFC 8785 canonical form: public vectors, named negative
+"""Strict JSON (spec §2) and RFC 8785 canonical form: public vectors, named negative
 cases, and Hypothesis properties proving the fast path of ``jcs`` equals the ``rfc8785`` package."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_rfc8785_vector(name: str) -> None:
     assert jcs(loads(expected, allow_floats=True, max_bytes=None)) == expected
 
 
-# --- Named negative cases: every strict rule of SPEC section 2 ----------------------------------
+# --- Named negative cases: every strict rule of spec §2 ----------------------------------
 
 _NESTED_33 = b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
 _NESTED_33_OBJECTS = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)

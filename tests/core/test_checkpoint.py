@@ -1,4 +1,4 @@
-"""C2SP signed notes and tlog checkpoints (SPEC section 5).
+"""C2SP signed notes and tlog checkpoints (spec §5).
 
 The public vectors (C2SP example, golang.org/x/mod/sumdb/note, a real sum.golang.org checkpoint),
 byte-exact signing, our own round trips, named negative cases, witness cosignatures

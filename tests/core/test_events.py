@@ -1,4 +1,4 @@
-"""The signed envelope and body schemas (SPEC sections 1-4): round trips, canonical bytes equal to
+"""The signed envelope and body schemas (spec §1–§4): round trips, canonical bytes equal to
 the ``rfc8785`` package, named negative cases for every strict rule, scalar helpers."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ledger.core.events import (
     sign_event,
     verify_signature,
 )
+from ledger.core.keys import key_object
 from ledger.core.schema import touched_lots
 from ledger.core.values import (
     COUNTRIES,
@@ -39,7 +40,7 @@ from ledger.core.values import (
     parse_time,
 )
 from ledger.errors import RuleViolation
-from tests.support.scenario import KEYS, key_obj, now_text, private_key, scenario_events
+from tests.support.scenario import KEYS, now_text, private_key, scenario_events
 
 EVENTS = scenario_events()
 BY_TYPE = {ev.type: ev for ev in EVENTS}
@@ -539,11 +540,11 @@ def test_key_revoke_schema() -> None:
 
 
 def test_key_add_schema() -> None:
-    body = {"party": "bwm", "key": key_obj(private_key("bwm-2"))}
+    body = {"party": "bwm", "key": key_object(private_key("bwm-2"))}
     assert (
         sign(type="key.add", actor="bwm", key=KEYS["bwm"], body=body, time=now_text()).body == body
     )
-    bad = {"party": "bwm", "key": {**key_obj(private_key("bwm-2")), "extra": 1}}
+    bad = {"party": "bwm", "key": {**key_object(private_key("bwm-2")), "extra": 1}}
     with pytest.raises(RuleViolation, match="unknown member"):
         sign(type="key.add", actor="bwm", key=KEYS["bwm"], body=bad, time=now_text())
 

@@ -205,7 +205,7 @@ RFC8032_TEST1_PUB = bytes.fromhex(
 
 
 def test_kid_of_known_key() -> None:
-    # SPEC section 1: the first 16 hex chars of SHA-256(raw 32-byte public key).
+    # spec §1: the first 16 hex chars of SHA-256(raw 32-byte public key).
     assert kid_of(RFC8032_TEST1_PUB) == "21fe31dfa154a261"
     assert kid_of(RFC8032_TEST1_PUB) == hashlib.sha256(RFC8032_TEST1_PUB).hexdigest()[:16]
 

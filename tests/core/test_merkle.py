@@ -1,4 +1,4 @@
-"""RFC 9162 Merkle tree (SPEC section 5): transparency-dev vectors (every ``wantErr``), reference
+"""RFC 9162 Merkle tree (spec §5): transparency-dev vectors (every ``wantErr``), reference
 roots, proofs from stored nodes checked against a naive RFC 9162 implementation, O(log n) reads on
 a million-leaf tree, and Hypothesis properties (proofs verify; any flipped bit fails)."""
 

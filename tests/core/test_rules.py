@@ -1,4 +1,4 @@
-"""The custody/mass state machine (SPEC sections 4 and 7): the running example, a named negative
+"""The custody/mass state machine (spec §4 and §7): the running example, a named negative
 test for every rejection code, recycled shares and credits, and Hypothesis invariants over random
 histories (replay determinism, mass never created, no fork)."""
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ledger.core import keys
 from ledger.core.events import SignedEvent, build_event, parse_event, sign_event
+from ledger.core.keys import key_object
 from ledger.core.rules import Delta, Key, Lot, MemoryState, Party, RuleConfig, apply, check_signer
 from ledger.core.schema import touched_lots
 from ledger.core.values import format_mass, format_time, parse_time
@@ -31,7 +32,6 @@ from tests.support.scenario import (
     SCRAP,
     T0,
     Chain,
-    key_obj,
     private_key,
     registered_chain,
     scenario_chain,
@@ -126,7 +126,7 @@ def test_scenario_controlled_blending_shares(scenario: Chain) -> None:
 
 
 def test_spec_294_kg_credit_example() -> None:
-    """SPEC 7: 300 kg post-consumer Ni + 700 kg virgin Ni -> 980 kg Ni out gives 294 kg."""
+    """spec 7: 300 kg post-consumer Ni + 700 kg virgin Ni -> 980 kg Ni out gives 294 kg."""
     c = scenario_chain()
     state = MemoryState.replay(c.events[:-3])  # up to the mass-balance transform
     assert state.credit(("bwm", "Bartlesville", "Ni", "post_consumer")) == Decimal("294")
@@ -211,7 +211,7 @@ def _wrong_sig(c: Chain) -> SignedEvent:
     unsigned = build_event(
         type="lot.adjust",
         actor="alus",
-        kid=key_obj(KEYS["alus"])["kid"],
+        kid=key_object(KEYS["alus"])["kid"],
         body={"lot": BILLET, "mass_kg": "1", "reason": "x"},
         prev={BILLET: c.head(BILLET)},
         time="2025-07-01T00:00:00Z",
@@ -244,7 +244,7 @@ def _genesis(actor: str, party: str, roles: list[str], signer: str | None = None
         c.state = fresh.state
         body = {
             "party": {"id": party, "name": "Op", "country": "US", "roles": roles, "feoc": False},
-            "keys": [key_obj(KEYS[party])],
+            "keys": [key_object(KEYS[party])],
         }
         return fresh.make(actor, "party.register", body, key=KEYS[signer or actor])
 
@@ -253,7 +253,7 @@ def _genesis(actor: str, party: str, roles: list[str], signer: str | None = None
 
 def _register(party: str, pub: bytes | None = None, signer: str = "operator") -> Case:
     def case(c: Chain) -> SignedEvent:
-        key = _raw_key(pub) if pub else key_obj(private_key(party))
+        key = _raw_key(pub) if pub else key_object(private_key(party))
         body = {
             "party": {
                 "id": party,
@@ -346,7 +346,7 @@ def _key_add(actor: str, party: str, pub: bytes | None = None) -> Case:
     return lambda c: c.make(
         actor,
         "key.add",
-        {"party": party, "key": _raw_key(pub) if pub else key_obj(private_key("new"))},
+        {"party": party, "key": _raw_key(pub) if pub else key_object(private_key("new"))},
     )
 
 
@@ -385,7 +385,7 @@ def _ship(actor: str, lot: str, mass: str, to: str = "packco") -> Case:
     return lambda c: c.make(actor, "lot.ship", {"lot": lot, "to": to, "mass_kg": mass})
 
 
-BWM2 = key_obj(private_key("bwm-2"))["kid"]
+BWM2 = key_object(private_key("bwm-2"))["kid"]
 REJECTIONS: list[tuple[str, str, Case]] = [
     ("ship-less-than-lot", "invalid_event", _ship("alus", BILLET, "1000")),
     ("receive-names-another-ship", "invalid_event", _receive("packco", ship=H)),
@@ -404,7 +404,7 @@ REJECTIONS: list[tuple[str, str, Case]] = [
                     "roles": ["producer"],
                     "feoc": False,
                 },
-                "keys": [key_obj(KEYS["bwm"])],
+                "keys": [key_object(KEYS["bwm"])],
             },
         ),
     ),
@@ -439,7 +439,7 @@ REJECTIONS: list[tuple[str, str, Case]] = [
     (
         "revoke-kid-of-another-party",
         "unknown_key",
-        _revoke("bwm", "bwm", key_obj(KEYS["alus"])["kid"]),
+        _revoke("bwm", "bwm", key_object(KEYS["alus"])["kid"]),
     ),
     (
         "signed-by-revoked-key",
@@ -456,7 +456,7 @@ REJECTIONS: list[tuple[str, str, Case]] = [
     ("register-by-non-operator", "forbidden", _register("newco", signer="bwm")),
     ("receive-by-other-party", "forbidden", _receive("lab")),
     ("key-add-for-other-party", "forbidden", _key_add("alus", "bwm")),
-    ("revoke-for-other-party", "forbidden", _revoke("alus", "bwm", key_obj(KEYS["bwm"])["kid"])),
+    ("revoke-for-other-party", "forbidden", _revoke("alus", "bwm", key_object(KEYS["bwm"])["kid"])),
     ("genesis-not-register", "forbidden", _genesis_create),
     ("genesis-not-self-signed", "forbidden", _genesis("bwm", "operator", ["operator"])),
     ("genesis-without-operator-role", "forbidden", _genesis("operator", "operator", ["lab"])),
@@ -713,19 +713,19 @@ def test_allocation_bounded_by_virgin_mass() -> None:
 def test_key_lifecycle_operator_and_party() -> None:
     c = scenario_chain()
     new = private_key("alus-2")
-    c.post("operator", "key.add", {"party": "alus", "key": key_obj(new)})
+    c.post("operator", "key.add", {"party": "alus", "key": key_object(new)})
     c.post("alus", "lot.adjust", {"lot": BILLET, "mass_kg": "3000", "reason": "r"}, key=new)
     c.post(
         "operator",
         "key.revoke",
         {
             "party": "alus",
-            "kid": key_obj(new)["kid"],
+            "kid": key_object(new)["kid"],
             "reason": "leaked",
             "compromised_since": "2025-06-01T00:00:00Z",
         },
     )
-    key = c.state.key(key_obj(new)["kid"])
+    key = c.state.key(key_object(new)["kid"])
     assert key is not None and key.revoked_seq == c.state.size - 1
     assert key.compromised_since == "2025-06-01T00:00:00Z"
     _refused(c, _adjust("alus", BILLET, "1", key=new)(c), "key_revoked")
@@ -733,7 +733,7 @@ def test_key_lifecycle_operator_and_party() -> None:
     c.post(
         "alus",
         "key.revoke",
-        {"party": "alus", "kid": key_obj(KEYS["alus"])["kid"], "reason": "retired"},
+        {"party": "alus", "kid": key_object(KEYS["alus"])["kid"], "reason": "retired"},
     )
     _refused(c, _adjust("alus", BILLET, "1")(c), "key_revoked")
 

@@ -65,7 +65,7 @@ CONFIG = schemathesis.Config.from_dict(
                 # - a schema-valid envelope is not an acceptable event: it also needs an Ed25519
                 #   signature over its JCS bytes by a registered key and heads that match the
                 #   ledger, which JSON Schema cannot express;
-                # - SPEC §2 strict JSON applies to the whole document (a batch too): no floats,
+                # - spec §2 strict JSON applies to the whole document (a batch too): no floats,
                 #   no integers beyond 2^53-1, no lone surrogates, no nesting deeper than 32,
                 #   no duplicate keys. JSON Schema cannot say that of free-form members
                 #   (`body`, the batch items), so generated "valid" documents break it.
@@ -81,7 +81,7 @@ CONFIG = schemathesis.Config.from_dict(
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 
 
-#: a lot id with every special character SPEC §1 allows (":" "/" "#" "." "_" "-")
+#: a lot id with every special character spec §1 allows (":" "/" "#" "." "_" "-")
 URN_LOT = "urn:epc:class:lgtin:8801234.012345.B77/2025#1_a-b"
 
 

@@ -42,14 +42,14 @@ from api.app import create_app
 from ledger.cli.scenario import BILLET, RESIDUE, US_SITE
 from ledger.core import canonical
 from ledger.core.events import SIGNING_PREFIX, SignedEvent
-from ledger.core.keys import b64url_encode
+from ledger.core.keys import b64url_encode, key_object
 from ledger.core.values import format_time, parse_time
 from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
 from tests.support.ledgers import NOW, ORIGIN, dump, open_ledger
-from tests.support.scenario import KEYS, key_obj, private_key, scenario_chain
+from tests.support.scenario import KEYS, private_key, scenario_chain
 
 _TABLES = (
     "events",
@@ -130,7 +130,7 @@ def _world_ledger(url: str) -> tuple[Ledger, tuple[SignedEvent, ...]]:
                 "documents": [{"kind": "invoice", "ref": "INV-7"}],
             },
         ),
-        chain.make("bwm", "key.add", {"party": "bwm", "key": key_obj(private_key("spare"))}),
+        chain.make("bwm", "key.add", {"party": "bwm", "key": key_object(private_key("spare"))}),
     )
     return ledger, bases
 
@@ -453,20 +453,22 @@ def _wrong_kid(draw: st.DrawFn, world: World) -> Hostile:
     choice = draw(st.integers(0, 3))
     if choice == 0:  # a kid nobody registered, signed by the actor
         kid = draw(st.from_regex(r"[0-9a-f]{16}", fullmatch=True).filter(lambda k: k != env["kid"]))
-        known = {key_obj(k)["kid"] for k in KEYS.values()} | {key_obj(private_key("bwm-2"))["kid"]}
+        known = {key_object(k)["kid"] for k in KEYS.values()} | {
+            key_object(private_key("bwm-2"))["kid"]
+        }
         if kid in known:
             kid = "0" * 16
         return _signed({**env, "kid": kid}, key, f"unknown kid {kid}", frozenset({"unknown_key"}))
     if choice == 1:  # another party's kid, signed with that party's key
         other = draw(st.sampled_from([p for p in KEYS if p != env["actor"]]))
-        env = {**env, "kid": key_obj(KEYS[other])["kid"]}
+        env = {**env, "kid": key_object(KEYS[other])["kid"]}
         return Hostile(
             f"{env['actor']}'s event under {other}'s kid",
             _encode(_resign(env, KEYS[other])),
             frozenset({"unknown_key", "bad_signature", "forbidden"}),
         )
     if choice == 2:  # bwm's revoked key, signed with it
-        env = {**env, "actor": "bwm", "kid": key_obj(private_key("bwm-2"))["kid"]}
+        env = {**env, "actor": "bwm", "kid": key_object(private_key("bwm-2"))["kid"]}
         return Hostile(
             "signed with the revoked key",
             _encode(_resign(env, private_key("bwm-2"))),

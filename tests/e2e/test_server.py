@@ -166,7 +166,7 @@ def test_sdk_plays_the_scenario_and_the_bundle_verifies(server: Server, tmp_path
             actor = c[step.actor]
             if step.actor == "lab":
                 # A lab never holds the lot it assays, so its partner token cannot read the
-                # lot's head (SPEC §9): the custodian hands it over.
+                # lot's head (spec §9): the custodian hands it over.
                 with pytest.raises(ApiError) as blind:
                     actor.lot(SCRAP)
                 assert blind.value.code == "not_found"

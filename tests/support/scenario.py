@@ -3,7 +3,7 @@
 A US recycler (``bwm``) makes black mass and aluminium scrap; ships the scrap to a Korean
 aluminium maker (``alus``) that melts it with primary aluminium into billets and extrudes
 enclosures for a US pack maker (``packco``); a lab assays, an auditor attests; ``bwm`` runs a
-mass-balance nickel refining step (the SPEC 294 kg credit example) and allocates the credit.
+mass-balance nickel refining step (the spec 294 kg credit example) and allocates the credit.
 
 Keys come from ``Ed25519PrivateKey.from_private_bytes(sha256(name).digest())``; event ids from
 the event's ordinal; times are one hour apart from 2025-06-01T08:00:00Z. So the events are
@@ -34,8 +34,8 @@ from ledger.cli.scenario import (
     STEPS,
     US_SITE,
 )
-from ledger.core import keys as keylib
 from ledger.core.events import SignedEvent, sign
+from ledger.core.keys import key_object
 from ledger.core.rules import MemoryState
 from ledger.core.schema import touched_lots
 from ledger.core.values import format_time
@@ -56,7 +56,6 @@ __all__ = [
     "T0",
     "US_SITE",
     "Chain",
-    "key_obj",
     "now_text",
     "private_key",
     "registered_chain",
@@ -68,19 +67,13 @@ T0 = datetime.fromisoformat("2025-06-01T08:00:00+00:00")
 
 
 def now_text() -> str:
-    """Now, as a SPEC time in whole seconds (the core reads no clock: signers pass the time)."""
+    """Now, as a spec time in whole seconds (the core reads no clock: signers pass the time)."""
     return format_time(datetime.now(UTC).replace(microsecond=0))
 
 
 def private_key(name: str) -> Ed25519PrivateKey:
     """The deterministic test key of ``name``."""
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
-
-
-def key_obj(key: Ed25519PrivateKey) -> dict[str, str]:
-    """The SPEC key object of a private key's public half."""
-    pub = keylib.public_raw(key)
-    return {"kid": keylib.kid_of(pub), "alg": "Ed25519", "pub": keylib.b64url_encode(pub)}
 
 
 KEYS: dict[str, Ed25519PrivateKey] = {p: private_key(p) for p in PARTIES}
@@ -142,7 +135,7 @@ class Chain:
         name, country, roles = PARTIES[party]
         body = {
             "party": {"id": party, "name": name, "country": country, "roles": roles, "feoc": False},
-            "keys": [key_obj(KEYS[party])],
+            "keys": [key_object(KEYS[party])],
         }
         return self.post(signer, "party.register", body)
 
@@ -163,13 +156,13 @@ def scenario_chain() -> Chain:
         hashes[step.name] = c.post(step.actor, step.type, step.resolve(hashes)).hash
     # Key rotation: bwm adds a second key, then retires it.
     spare = private_key("bwm-2")
-    c.post("bwm", "key.add", {"party": "bwm", "key": key_obj(spare)})
+    c.post("bwm", "key.add", {"party": "bwm", "key": key_object(spare)})
     c.post(
         "bwm",
         "key.revoke",
         {
             "party": "bwm",
-            "kid": key_obj(spare)["kid"],
+            "kid": key_object(spare)["kid"],
             "reason": "rotated out",
         },
     )

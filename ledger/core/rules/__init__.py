@@ -1,10 +1,10 @@
-"""The custody and mass state machine of SPEC sections 4 and 7: pure, no I/O, no clock.
+"""The custody and mass state machine of spec §4 and §7: pure, no I/O, no clock.
 
 The server and the offline verifier run the same code: ``apply(view, event, seq=, now=)`` reads
 the state through a :class:`StateView` and returns a :class:`Delta` (the new value of every
-record the event changed) or raises :class:`~ledger.errors.RuleViolation` with the SPEC code.
+record the event changed) or raises :class:`~ledger.errors.RuleViolation` with the spec code.
 
-Choices (where SPEC is silent):
+Choices (made where the original SPEC was silent; normative in docs/spec.md):
     * Signer: a kid registered to a party other than the actor is ``unknown_key``. ``key.add``,
       ``key.revoke`` and ``party.register`` may be signed by an operator for another party
       (always with the operator's own key). The genesis (empty ledger) must be the operator's
@@ -28,7 +28,7 @@ Choices (where SPEC is silent):
       consuming it is ``overdraw``.
     * A lot's site is where it was made (``lot.create`` or the transform); ship and receive do
       not move it. ``credit.allocate`` ``site`` must equal it (else ``invalid_event``).
-    * Shares (SPEC 7): blended element shares are unknown when any input composition, or the
+    * Shares (spec §7): blended element shares are unknown when any input composition, or the
       share of any input holding the element, is unknown, or when no input holds it. Outputs
       without composition have no element shares. An assay keeps known element shares; a newly
       listed element gets the source share for a ``lot.create`` lot, 0 for a mass-balance

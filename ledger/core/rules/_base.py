@@ -13,7 +13,7 @@ from .records import Delta, Lot, Party, RuleConfig, StateView
 
 
 def fail(code: str, message: str) -> RuleViolation:
-    """A refusal with a SPEC code; ``message`` says what is wrong and what to do."""
+    """A refusal with a spec code; ``message`` says what is wrong and what to do."""
     return RuleViolation(code, message)
 
 

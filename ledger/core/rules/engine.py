@@ -172,7 +172,7 @@ def apply(
     config: RuleConfig = _DEFAULT,
     verify_signature: bool = True,
 ) -> Delta:
-    """Check ``ev`` against every rule of SPEC section 4 and return what it changes.
+    """Check ``ev`` against every rule of spec §4 and return what it changes.
 
     Pure: reads ``view``, never writes it. ``seq`` is the log index the event would get;
     ``now`` the ledger clock (``None`` skips the clock-skew check, e.g. in offline replay).
@@ -182,7 +182,7 @@ def apply(
             key ``check_signer`` returns.
 
     Raises:
-        RuleViolation: the SPEC code of the first rule broken, with what to do about it.
+        RuleViolation: the spec code of the first rule broken, with what to do about it.
     """
     key = check_signer(view, ev, seq=seq)
     if verify_signature and not keys.verify(key.pub, ev.sig, ev.signing_input):

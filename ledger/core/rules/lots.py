@@ -1,4 +1,4 @@
-"""Rules of the lot events (SPEC section 4) and credit allocation (SPEC section 7)."""
+"""Rules of the lot events (spec §4) and credit allocation (spec §7)."""
 
 from __future__ import annotations
 

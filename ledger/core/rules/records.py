@@ -34,13 +34,13 @@ __all__ = [
 
 #: (party, site name, element, category) of a mass-balance credit account.
 Account = tuple[str, str, str, str]
-#: category -> recycled share (the three SPEC categories; virgin = 1 - their sum).
+#: category -> recycled share (the three spec categories; virgin = 1 - their sum).
 Shares = Mapping[str, Fraction]
 
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Tunable rule parameters (SPEC: tolerance 0.005 by default; clock skew 300 s)."""
+    """Tunable rule parameters (spec: tolerance 0.005 by default; clock skew 300 s)."""
 
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
@@ -272,7 +272,7 @@ class Delta:
 
 
 def format_share(f: Fraction) -> str:
-    """A share as a decimal string rounded half-even to exactly 6 places (SPEC §7)."""
+    """A share as a decimal string rounded half-even to exactly 6 places (spec §7)."""
     n = round(f * 1_000_000)  # Fraction.__round__ rounds half to even, exactly
     sign = "-" if n < 0 else ""
     n = abs(n)

@@ -1,4 +1,4 @@
-"""Recycled shares, exactly (SPEC section 7), computed incrementally per event.
+"""Recycled shares, exactly (spec §7), computed incrementally per event.
 
 Masses stay exact Decimals (``EXACT`` traps any rounding, so a sum or product is never
 approximated); shares are :class:`fractions.Fraction`. Zero shares are skipped and a
