@@ -5,10 +5,11 @@ heap (caches, bundles) the collector's generation-2 passes then rescan everythin
 again, which can cost more than the work itself. Reference counting still frees everything
 acyclic while the collector is paused; cycles are collected once it resumes.
 
-Each pause remembers whether the collector was on when it began and turns it back on at its end
-only then, so nested pauses compose, and pauses that overlap across threads always leave the
-collector as it was before the first began (one of them may resume it while another is still
-running: that costs only speed, never memory safety). No lock or global counter is needed.
+Pauses nest and overlap across threads (the writer's group commit runs while a caller verifies
+the next part of its batch): the collector resumes when the LAST running pause ends. The count of
+running pauses is a list that is only appended to and popped, each a single atomic operation, so
+no lock is needed. When the collector is already off outside any pause (the program turned it
+off), a pause leaves it alone.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from contextlib import contextmanager
 
 __all__ = ["gc_paused"]
 
+_running: list[None] = []  # one item per running pause
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Run the block with the cyclic collector paused."""
-    was_enabled = gc.isenabled()
+    if not _running and not gc.isenabled():
+        yield  # off already, and not by us: not ours to turn on
+        return
+    _running.append(None)
     gc.disable()
     try:
         yield
     finally:
-        if was_enabled:
+        _running.pop()
+        if not _running:
             gc.enable()

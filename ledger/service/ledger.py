@@ -22,6 +22,7 @@ from ..attest.recycled import recycled_content
 from ..core import rules
 from ..core.checkpoint import Signer
 from ..core.events import SignedEvent
+from ..core.gc import gc_paused
 from ..core.keys import Ed25519PrivateKey
 from ..core.receipt import Receipt
 from ..errors import LedgerError, NotFound
@@ -197,8 +198,9 @@ class Ledger:
         self, lot_id: str, *, as_of: date, upto: int | None = None
     ) -> dict[str, Any]:
         """The spec §7 report of a lot (up to a partner's cut-off ``upto``). Raises NotFound."""
-        source = source_for(self.reads, self.config, lot_id, upto=upto)
-        return recycled_content(source, lot_id, as_of=as_of)
+        with gc_paused():  # reading thousands of lots and events is allocation-heavy too
+            source = source_for(self.reads, self.config, lot_id, upto=upto)
+            return recycled_content(source, lot_id, as_of=as_of)
 
     def fsck(self) -> FsckReport:
         """Re-derive the tree and all derived state from the stored events and compare."""
