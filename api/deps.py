@@ -33,7 +33,7 @@ __all__ = [
     "AppState",
     "Auth",
     "State",
-    "Writer",
+    "WriteAuth",
     "check_actor",
     "get_state",
     "require",
@@ -152,7 +152,7 @@ async def require_writer(request: Request, state: State) -> Principal:
 
 Auth = Annotated[Principal, Depends(require())]
 Admin = Annotated[Principal, Depends(require("admin"))]
-Writer = Annotated[Principal, Depends(require_writer)]
+WriteAuth = Annotated[Principal, Depends(require_writer)]
 
 
 def view_of(state: AppState, principal: Principal) -> dict[str, int | None] | None:

@@ -20,11 +20,19 @@ from ledger.client.models import (
 from ledger.core import canonical
 from ledger.core.events import event_from_json, parse_event
 from ledger.core.receipt import Receipt
-from ledger.core.values import EVENT_TYPES, HASH_RE, KID_RE, PARTY_ID_RE, UUID_RE
+from ledger.core.values import (
+    EVENT_TYPES,
+    HASH_RE,
+    KID_RE,
+    PARTY_ID_RE,
+    SIG_RE,
+    TIME_RE,
+    UUID_RE,
+)
 from ledger.errors import LedgerError
 
 from ..convert import b64
-from ..deps import PROBLEMS, Auth, State, Writer, check_actor, view_of
+from ..deps import PROBLEMS, Auth, State, WriteAuth, check_actor, view_of
 from ..limits import read_body
 from ..problems import HttpProblem, problem, status_of
 
@@ -44,17 +52,14 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
         "type": {"type": "string", "enum": list(EVENT_TYPES)},
         "actor": {"type": "string", "pattern": f"^{PARTY_ID_RE.pattern}$"},
         "kid": {"type": "string", "pattern": f"^{KID_RE.pattern}$"},
-        "time": {
-            "type": "string",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?Z$",
-        },
+        "time": {"type": "string", "pattern": f"^{TIME_RE.pattern}$"},
         "prev": {
             "type": "object",
             "description": "lot id -> that lot's current head, for every existing lot touched",
             "additionalProperties": {"type": "string", "pattern": f"^{HASH_RE.pattern}$"},
         },
         "body": {"type": "object"},
-        "sig": {"type": "string", "pattern": "^[A-Za-z0-9_-]{85}[AQgw]$"},
+        "sig": {"type": "string", "pattern": f"^{SIG_RE.pattern}$"},
     },
 }
 _EVENT_BODY = {
@@ -101,7 +106,7 @@ _BATCH_BODY = {
     openapi_extra=_EVENT_BODY,
     summary="Append one signed event",
 )
-async def post_event(request: Request, state: State, principal: Writer) -> Any:
+async def post_event(request: Request, state: State, principal: WriteAuth) -> Any:
     body = await read_body(request, canonical.MAX_EVENT_BYTES)
     ev = parse_event(body)
     check_actor(principal, ev.actor)
@@ -117,7 +122,7 @@ async def post_event(request: Request, state: State, principal: Writer) -> Any:
     openapi_extra=_BATCH_BODY,
     summary="Append up to 1000 signed events, each accepted or refused on its own, in order",
 )
-async def post_batch(request: Request, state: State, principal: Writer) -> BatchOut:
+async def post_batch(request: Request, state: State, principal: WriteAuth) -> BatchOut:
     limit = state.settings.max_batch_bytes
     raw = await read_body(request, limit)
     doc = canonical.loads(raw, max_bytes=limit)

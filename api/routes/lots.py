@@ -25,7 +25,7 @@ from ledger.client.models import (
     RecycledContentOut,
 )
 from ledger.core.rules import Lot
-from ledger.core.values import LOT_ID_RE, PARTY_ID_RE
+from ledger.core.values import LOT_ID_RE, LOT_STATUSES, PARTY_ID_RE
 from ledger.service.tokens import Principal
 
 from ..convert import lot_out
@@ -77,7 +77,7 @@ def list_lots(
     state: State,
     principal: Auth,
     custodian: Annotated[str | None, Query(pattern="^" + PARTY_ID_RE.pattern + "$")] = None,
-    status: str | None = Query(None, pattern="^(held|in_transit|consumed)$"),
+    status: str | None = Query(None, pattern=f"^({'|'.join(LOT_STATUSES)})$"),
     after: Annotated[
         str | None,
         Query(

@@ -1,6 +1,6 @@
 """Recycled-content certificates (spec §8): issued from the ledger, verified offline.
 
-A certificate is a W3C VC 2.0 credential (``ledger.credentials``) whose ``credentialSubject``
+A certificate is a W3C VC 2.0 credential (``ledger.attest.credentials``) whose ``credentialSubject``
 holds the lot, material, mass, custodian, model, the recycled-content report, the compliance
 evaluations, and ``evidence``: the log origin, the checkpoint text and the SHA-256 of JCS of the
 audit bundle the figures were computed from. The figures are computed FROM THAT BUNDLE (replayed
@@ -59,7 +59,9 @@ def subject_from_bundle(
     lot = state.lot(lot_id)
     if lot is None:
         raise LedgerError(f"the bundle does not create lot {lot_id!r}", code="wrong_bundle")
-    report = recycled_content(ReplaySource(state, bundle["entries"]), lot_id, as_of=as_of)
+    report = recycled_content(
+        ReplaySource.from_entries(state, bundle["entries"]), lot_id, as_of=as_of
+    )
     note = str(bundle["checkpoint"])
     cp = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n")
     return {

@@ -13,7 +13,7 @@ The issuer is a ``did:key``: ``"did:key:z" + base58btc(0xed 0x01 || raw 32-byte 
 verification method is ``did:key:z...#z...`` (the fragment repeats the multibase value).
 
 :func:`add_proof` and :func:`verify_proof` reproduce the W3C test vectors byte for byte
-(tests/unit/test_credentials.py). :func:`verify_proof` never raises for a bad credential: it
+(tests/attest/test_credentials.py). :func:`verify_proof` never raises for a bad credential: it
 returns a :class:`ProofResult` whose ``reason`` says what failed.
 """
 

@@ -45,29 +45,27 @@ class ReplaySource:
 
     Args:
         state: the replayed state (e.g. ``verify_bundle(bundle, key).state``).
-        events: ``(seq, event)`` pairs, or bundle entries (``{"seq", "event", ...}``).
-
-    Raises:
-        RuleViolation: an entry's event is not a valid LTL/1 event.
+        events: ``(seq, event)`` pairs, in any order.
     """
 
-    def __init__(
-        self,
-        state: rules.MemoryState,
-        events: Iterable[tuple[int, SignedEvent] | Mapping[str, Any]],
-    ) -> None:
+    def __init__(self, state: rules.MemoryState, events: Iterable[tuple[int, SignedEvent]]) -> None:
         self._state = state
-        pairs: list[tuple[int, SignedEvent]] = []
-        for item in events:
-            if isinstance(item, Mapping):
-                pairs.append((int(item["seq"]), event_from_json(item["event"])))
-            else:
-                pairs.append(item)
-        pairs.sort(key=lambda p: p[0])
         self._chains: dict[str, list[tuple[int, SignedEvent]]] = {}
-        for seq, ev in pairs:
+        for seq, ev in sorted(events, key=lambda p: p[0]):
             for lot in (*ev.lots_created, *ev.lots_touched):
                 self._chains.setdefault(lot, []).append((seq, ev))
+
+    @classmethod
+    def from_entries(
+        cls, state: rules.MemoryState, entries: Iterable[Mapping[str, Any]]
+    ) -> ReplaySource:
+        """The source over a replayed audit bundle: ``entries`` are its ``{"seq", "event",
+        ...}`` entries.
+
+        Raises:
+            RuleViolation: an entry's event is not a valid LTL/1 event.
+        """
+        return cls(state, [(int(e["seq"]), event_from_json(e["event"])) for e in entries])
 
     def lot(self, lot_id: str) -> Lot | None:
         return self._state.lot(lot_id)
@@ -139,7 +137,9 @@ def _composition(d: Mapping[str, str] | None) -> Composition | None:
     return None if d is None else {e: Decimal(f) for e, f in d.items()}
 
 
-def _composition_at(chain: Sequence[tuple[int, SignedEvent]], lot: str, seq: int) -> Any:
+def _composition_at(
+    chain: Sequence[tuple[int, SignedEvent]], lot: str, seq: int
+) -> Composition | None:
     """The lot's composition just before log index ``seq`` (creation, then assays)."""
     comp: Composition | None = None
     for s, ev in chain:

@@ -6,7 +6,7 @@ lot's ``mass_shares`` and ``element_shares`` exact (``Fraction``) at every trans
 half-even). What this module adds is the lineage, read from the events of the lot's provenance
 closure (``ledger.attest.lineage``), so the same report comes out of the server's database
 (``ledger.service.sources.LedgerSource``) and out of an offline replay of an audit bundle
-(``ReplaySource(verify_bundle(...).state, bundle["entries"])``).
+(``ReplaySource.from_entries(verify_bundle(...).state, bundle["entries"])``).
 
 Choices made where the original SPEC was silent (normative in docs/spec.md §7):
     * Origin contribution: the mass each ``lot.create`` lot contributes to the target's current

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -14,6 +14,7 @@ from ..core.checkpoint import Verifier
 
 __all__ = ["TokenOpt", "UrlOpt", "api_call", "client", "fail", "read_text", "read_vkey"]
 
+_T = TypeVar("_T")
 UrlOpt = Annotated[str, typer.Option(envvar="LEDGER_URL", help="ledger server URL")]
 TokenOpt = Annotated[str, typer.Option(envvar="LEDGER_TOKEN", help="API bearer token")]
 
@@ -40,11 +41,12 @@ def client(url: str, token: str | None, **kw: Any) -> LedgerClient:
     return LedgerClient(url, token, **kw)
 
 
-def api_call(fn: Callable[[], Any]) -> Any:
-    """Run an SDK call; a refusal exits 1 with the problem, a network failure exits 2."""
+def api_call(fn: Callable[[], _T]) -> _T:
+    """Run an SDK call; a refusal exits 1 with the problem, any other failure (the ledger
+    cannot be reached, a local refusal) exits 2 with what went wrong."""
     try:
         return fn()
     except ApiError as e:
         raise fail(f"{e.status} {e.code}: {e.detail}", 1) from e
     except ClientError as e:
-        raise fail(f"cannot reach the ledger: {e.message}") from e
+        raise fail(e.message) from e

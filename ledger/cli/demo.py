@@ -30,11 +30,18 @@ from ..core.schema import touched_lots
 from ..core.values import format_time
 from ..service import Ledger
 from ..service.settings import EXAMPLE_KEY_DIR
-from ..service.tokens import create_token
-from ..store.protocol import Store
 from . import scenario
 
-__all__ = ["DemoTarget", "LibraryTarget", "example_keys", "run_demo"]
+__all__ = [
+    "DemoResult",
+    "DemoTarget",
+    "HttpTarget",
+    "LibraryTarget",
+    "demo_tokens",
+    "example_keys",
+    "run_demo",
+    "seed_demo",
+]
 
 
 class DemoTarget(Protocol):
@@ -117,10 +124,11 @@ class HttpTarget:
             client.close()
 
 
-def demo_tokens(store: Store) -> dict[str, str]:
-    """Create the demo's tokens: admin for the operator, auditor, partners for the others."""
+def demo_tokens(create: Callable[[str, str], str]) -> dict[str, str]:
+    """The demo's tokens, made with ``create(party, role)``: admin for the operator, auditor for
+    the auditor, partner for the others."""
     roles = {"operator": "admin", "auditor": "auditor"}
-    return {p: create_token(store, p, roles.get(p, "partner")) for p in scenario.PARTIES}
+    return {p: create(p, roles.get(p, "partner")) for p in scenario.PARTIES}
 
 
 def seed_demo(ledger: Ledger) -> dict[str, str]:
@@ -128,7 +136,7 @@ def seed_demo(ledger: Ledger) -> dict[str, str]:
     if ledger.size() == 0:
         with tempfile.TemporaryDirectory() as scratch:
             run_demo(LibraryTarget(ledger), Path(scratch), echo=lambda _: None)
-    return demo_tokens(ledger.store)
+    return demo_tokens(ledger.create_token)
 
 
 def example_keys(folder: Path = EXAMPLE_KEY_DIR) -> dict[str, Ed25519PrivateKey]:

@@ -252,6 +252,7 @@ def demo(
 def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     """A fresh demo database with tokens, and a real server process on a free port."""
     from ..service.settings import Settings
+    from ..service.tokens import create_token
     from ..store.sql import SqlStore
     from .demo import demo_tokens
 
@@ -269,7 +270,7 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]
     )
     store = SqlStore(settings.database_url)
-    tokens = demo_tokens(store)
+    tokens = demo_tokens(lambda party, role: create_token(store, party, role))
     store.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .errors import ApiError, NetworkError
+from .errors import ApiError, ClientError, NetworkError
 
 __all__: list[str] = []
 
@@ -29,9 +29,12 @@ class _Http:
         transport: httpx.BaseTransport | None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            )
+        except (httpx.InvalidURL, TypeError, ValueError) as e:
+            raise ClientError(f"{url!r} is not a ledger URL (http://host:port): {e}") from e
 
     def close(self) -> None:
         """Close the connections."""
@@ -40,6 +43,8 @@ class _Http:
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kw)
+        except httpx.InvalidURL as e:  # e.g. control characters in a lot id or hash
+            raise ClientError(f"cannot build a request for {path!r}: {e}") from e
         except httpx.HTTPError as e:  # transport failures: nothing was answered
             raise NetworkError(f"cannot reach the ledger at {self._http.base_url}: {e}") from e
         if response.status_code >= 400:
@@ -63,9 +68,20 @@ class _Http:
         except ValueError as e:
             raise _unexpected(response, "not JSON") from e
 
+    def _object(self, response: httpx.Response) -> dict[str, Any]:
+        """The answer as a JSON object, kept exactly as sent (credentials: their proof covers
+        the exact document)."""
+        body = self._json(response)
+        if not isinstance(body, dict):
+            raise _unexpected(response, "not a JSON object")
+        return body
+
     def _model(self, model: type[_M], method: str, path: str, **kw: Any) -> _M:
-        """The answer parsed into ``model`` (an ``ApiError`` when it does not fit)."""
-        response = self._request(method, path, **kw)
+        """The answer to a request, parsed into ``model``."""
+        return self._parse(model, self._request(method, path, **kw))
+
+    def _parse(self, model: type[_M], response: httpx.Response) -> _M:
+        """A success answer parsed into ``model`` (an ``ApiError`` when it does not fit)."""
         try:
             return model.model_validate(self._json(response))
         except ValidationError as e:

@@ -71,7 +71,7 @@ class _Reads(_Http):
 
     def event(self, event_hash: str) -> EventOut:
         """A signed event with its inclusion proof against the latest checkpoint."""
-        return self._get(EventOut, f"/v1/events/{event_hash}")
+        return self._get(EventOut, f"/v1/events/{quote(event_hash, safe='')}")
 
     def party_info(self, party: str) -> PartyOut:
         """A party and its key history."""
@@ -105,12 +105,12 @@ class _Reads(_Http):
             body["model"] = model
         if as_of is not None:
             body["as_of"] = as_of
-        return dict(self._json(self._request("POST", "/v1/certificates", json=body)))
+        return self._object(self._request("POST", "/v1/certificates", json=body))
 
     def certificate(self, cert_id: str) -> dict[str, Any]:
         """A stored certificate (the credential JSON)."""
         path = f"/v1/certificates/{quote(cert_id, safe=':')}"
-        return dict(self._json(self._request("GET", path)))
+        return self._object(self._request("GET", path))
 
     def certificate_pdf(self, cert_id: str) -> bytes:
         """A stored certificate rendered as a PDF."""

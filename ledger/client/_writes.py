@@ -14,7 +14,7 @@ from ..core.values import format_time
 from ..errors import LedgerError
 from ._http import _Http, lot_path
 from .errors import ApiError, ClientError
-from .models import BatchOut, LotOut
+from .models import BatchOut, LotOut, ReceiptOut
 
 __all__: list[str] = []
 
@@ -36,7 +36,8 @@ class _Writes(_Http):
             content=event.canonical,
             headers={"Content-Type": "application/json"},
         )
-        return Receipt.from_json(self._json(r), created=r.status_code == 201)
+        rc = self._parse(ReceiptOut, r)
+        return Receipt(rc.seq, rc.hash, dict(rc.lots), created=r.status_code == 201)
 
     def post_batch(self, batch: Sequence[events.SignedEvent]) -> list[Receipt | ApiError]:
         """Post up to 1000 events; per event a Receipt or the ApiError that refused it."""
@@ -54,7 +55,8 @@ class _Writes(_Http):
             else:
                 p = item.problem
                 code, detail = (p.code, p.detail) if p else ("http_error", "")
-                results.append(ApiError(item.status, code, detail, p.model_dump() if p else {}))
+                problem = p.model_dump(exclude_unset=True) if p else {}
+                results.append(ApiError(item.status, code, detail, problem))
         return results
 
     def heads(self, lots: Sequence[str]) -> dict[str, str]:

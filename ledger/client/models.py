@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.values import LOT_ID_RE, MODELS, PARTY_ID_RE
+from ..core.values import LOT_ID_RE, MODELS, PARTY_ID_RE, LotStatus, TokenRole
 
 __all__ = [
     "BatchIn",
@@ -56,7 +56,9 @@ _LOT_PATTERN = f"^{LOT_ID_RE.pattern}$"
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details with the spec ``code``."""
+    """RFC 9457 problem details with the spec ``code`` (members a server adds are kept)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str
     title: str
@@ -141,7 +143,7 @@ class LotOut(BaseModel):
     material: str
     mass_kg: str
     custodian: str
-    status: Literal["held", "in_transit", "consumed"]
+    status: LotStatus
     head: str
     created_seq: int
     time: str
@@ -221,7 +223,7 @@ class PartyList(BaseModel):
 
 class TokenIn(BaseModel):
     party: str = Field(pattern=_PARTY_PATTERN, description="a party id")
-    role: Literal["partner", "auditor", "admin"]
+    role: TokenRole
 
 
 class TokenOut(BaseModel):

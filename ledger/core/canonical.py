@@ -206,7 +206,7 @@ def jcs(value: Any) -> bytes:
     +/-(2^53-1), the standard library's C encoder with sorted keys and no ASCII escaping emits
     exactly the RFC 8785 bytes (strings are escaped identically, ASCII keys sort the same by code
     point as by UTF-16 unit, integers print alike). Everything else goes through the ``rfc8785``
-    reference package. A property test (tests/unit/test_canonical.py) proves the two agree. This
+    reference package. A property test (tests/core/test_canonical.py) proves the two agree. This
     matters: events are canonicalized on every append and every verification.
 
     Raises:

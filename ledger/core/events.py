@@ -8,7 +8,7 @@ event its own parser would refuse. Nothing here reads a clock: the signer passes
 Canonical bytes: a validated event has only ASCII object keys (fixed member names, element
 symbols, lot ids), no floats and only the integer ``1``, so the standard library's C encoder with
 sorted keys and no ASCII escaping emits exactly RFC 8785 (the argument of ``canonical.jcs``; a
-Hypothesis test in tests/unit/test_events.py proves equality with the ``rfc8785`` package). The
+Hypothesis test in tests/core/test_events.py proves equality with the ``rfc8785`` package). The
 envelope is encoded ONCE with its signature; since ``sig``, ``time`` and ``type`` are the last
 three members in key order and hold plain ASCII, the signing input is that text with the
 ``"sig"`` member cut out of the known tail.

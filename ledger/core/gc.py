@@ -6,10 +6,12 @@ again, which can cost more than the work itself. Reference counting still frees 
 acyclic while the collector is paused; cycles are collected once it resumes.
 
 Pauses nest and overlap across threads (the writer's group commit runs while a caller verifies
-the next part of its batch): the collector resumes when the LAST running pause ends. The count of
-running pauses is a list that is only appended to and popped, each a single atomic operation, so
-no lock is needed. When the collector is already off outside any pause (the program turned it
-off), a pause leaves it alone.
+the next part of its batch): the collector resumes when the LAST running pause ends. Running
+pauses are counted in a list that is only appended to and popped (each one atomic operation), so
+no lock is needed. Checking the count right after changing it can race with a pause starting in
+another thread; the worst outcome is that the collector resumes while that pause runs (it costs
+speed, never correctness), and the last pause to end always resumes it. When the collector is
+already off outside any pause (the program turned it off), a pause leaves it alone.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from .values import (
     MODELS,
     PARTY_ID_RE,
     PARTY_ROLES,
+    SIG_RE,
     SOURCES,
     TEXT_MAX,
     UUID_RE,
@@ -39,8 +40,6 @@ from .values import (
 __all__ = ["Envelope", "check_envelope", "touched_lots"]
 
 _FRACTION_RE = re.compile(r"0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?")
-# 64 bytes -> 86 unpadded base64url characters; the last one carries 2 bits, the other 4 zero.
-_SIG_RE = re.compile(r"[A-Za-z0-9_-]{85}[AQgw]")
 _fail = field_error
 
 Check = Callable[[Any, str], object]
@@ -349,6 +348,6 @@ def check_envelope(obj: Any) -> Envelope:
             "was first exposed, not later than this event",
         )
     sig_text = obj["sig"]
-    if type(sig_text) is not str or _SIG_RE.fullmatch(sig_text) is None:
+    if type(sig_text) is not str or SIG_RE.fullmatch(sig_text) is None:
         raise _fail("sig", "must be the 64-byte Ed25519 signature as unpadded base64url")
     return Envelope(ev_id, ev_type, actor, kid, time, prev, body, sig_text)

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal, get_args
 
 from ..errors import RuleViolation
 
@@ -22,12 +23,18 @@ __all__ = [
     "HASH_RE",
     "KID_RE",
     "LOT_ID_RE",
+    "LOT_STATUSES",
     "MODELS",
     "PARTY_ID_RE",
     "PARTY_ROLES",
+    "SIG_RE",
     "SOURCES",
     "TEXT_MAX",
+    "TIME_RE",
+    "TOKEN_ROLES",
     "UUID_RE",
+    "LotStatus",
+    "TokenRole",
     "field_error",
     "format_mass",
     "format_time",
@@ -50,7 +57,7 @@ EVENT_TYPES = (
     "credit.allocate",
 )
 #: The roles a party is registered with (spec §4); API token roles are another thing
-#: (``ledger.service.tokens.TOKEN_ROLES``).
+#: (:data:`TOKEN_ROLES`).
 PARTY_ROLES = (
     "operator",
     "producer",
@@ -61,6 +68,12 @@ PARTY_ROLES = (
     "lab",
     "auditor",
 )
+#: What an API token may do (spec §9): a role of the token, not of the party.
+TokenRole = Literal["partner", "auditor", "admin"]
+TOKEN_ROLES: tuple[TokenRole, ...] = get_args(TokenRole)
+#: A lot's status (spec §9 lot objects).
+LotStatus = Literal["held", "in_transit", "consumed"]
+LOT_STATUSES: tuple[LotStatus, ...] = get_args(LotStatus)
 CATEGORIES = ("post_consumer", "pre_consumer_battery", "pre_consumer_other")
 SOURCES = ("virgin", *CATEGORIES)
 #: The recycled-content models of a transform (spec §7).
@@ -97,8 +110,11 @@ LOT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KID_RE = re.compile(r"[0-9a-f]{16}")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
+#: an Ed25519 signature as unpadded base64url: 64 bytes -> 86 characters, the last one carrying 2
+#: bits (the other 4 zero)
+SIG_RE = re.compile(r"[A-Za-z0-9_-]{85}[AQgw]")
 _MASS_RE = re.compile(r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?")
-_TIME_RE = re.compile(
+TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
 )
 _MICRO = Decimal("0.000001")
@@ -122,7 +138,7 @@ def parse_time(s: str) -> datetime:
     Raises:
         RuleViolation: ``invalid_event`` when ``s`` is not a spec time or not a real instant.
     """
-    m = _TIME_RE.fullmatch(s) if isinstance(s, str) else None
+    m = TIME_RE.fullmatch(s) if isinstance(s, str) else None
     if m is None:
         raise field_error("time", f"{s!r} is not an RFC 3339 UTC time like 2025-06-02T08:30:00Z")
     y, mo, d, h, mi, sec, frac = m.groups()

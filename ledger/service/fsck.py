@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ..core import merkle, rules
 from ..core.checkpoint import Verifier, verify_checkpoint
-from ..core.custody import custody_of, party_subjects
 from ..core.events import parse_event
 from ..errors import LedgerError
-from ..store.protocol import Store
+from ..store.protocol import Custody, EventRows, LotEvent, PartyEvent, Store
 
 __all__ = ["FsckReport", "fsck"]
 
@@ -68,9 +68,9 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
     state = rules.MemoryState()
     tree = merkle.CompactRange()
     nodes: dict[tuple[int, int], bytes] = {}
-    lot_index: set[tuple[str, int]] = set()
-    party_index: set[tuple[str, int]] = set()
-    custody: set[tuple[str, str, int]] = set()
+    lot_index: set[LotEvent] = set()
+    party_index: set[PartyEvent] = set()
+    custody: set[Custody] = set()
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
     expected = 0
     meta = store.event_meta()
@@ -105,7 +105,8 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
             report.add(
                 "event_altered", f"stored id {rec.id} differs from the event's id {ev.id}", rec.seq
             )
-        if meta.get(rec.seq) != (ev.type, ev.actor, ev.time):
+        rows = EventRows.of(rec.seq, ev)
+        if meta.get(rec.seq) != rows.meta:
             report.add(
                 "event_altered",
                 f"the type/actor/time columns of event {ev.id} differ from the signed event",
@@ -115,12 +116,12 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
             state.accept(ev, seq=rec.seq, now=None, config=config)
         except LedgerError as e:
             report.add(e.code, f"replaying event {ev.id} ({ev.type}) fails: {e.message}", rec.seq)
-        lot_index.update((lot, rec.seq) for lot in (*ev.lots_touched, *ev.lots_created))
-        party_index.update((p, rec.seq) for p in party_subjects(ev))
-        custody.update((p, lot, rec.seq) for p, lot in custody_of(ev))
+        lot_index.update(rows.lots)
+        party_index.update(rows.parties)
+        custody.update(rows.custody)
     _compare_nodes(store.all_nodes(), nodes, report)
-    _compare_set("event_lots", store.all_index("event_lots"), lot_index, report)
-    _compare_set("party_events", store.all_index("party_events"), party_index, report)
+    _compare_set("event_lots", store.all_lot_events(), lot_index, report)
+    _compare_set("party_events", store.all_party_events(), party_index, report)
     _compare_set(
         "custody",
         {(f"{p}:{lot}", s) for p, lot, s in store.all_custody()},
@@ -174,7 +175,10 @@ def _compare_nodes(
 
 
 def _compare_set(
-    name: str, stored: set[tuple[str, int]], derived: set[tuple[str, int]], report: FsckReport
+    name: str,
+    stored: AbstractSet[tuple[str, int]],
+    derived: AbstractSet[tuple[str, int]],
+    report: FsckReport,
 ) -> None:
     for key, seq in sorted(derived - stored)[:10]:
         report.add("index_missing", f"{name} lacks ({key}, {seq})", seq)

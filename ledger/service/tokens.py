@@ -7,22 +7,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..core.values import PARTY_ID_RE, format_time
+from ..core.values import PARTY_ID_RE, TOKEN_ROLES, format_time
 from ..errors import LedgerError
 from ..store.protocol import Store, TokenRecord
 
 __all__ = [
-    "TOKEN_ROLES",
     "Principal",
     "TokenError",
     "create_token",
     "hash_token",
     "lookup_token",
 ]
-
-#: What a token may do (spec §9); a party's registered roles are another thing
-#: (``ledger.core.values.PARTY_ROLES``).
-TOKEN_ROLES = ("partner", "auditor", "admin")
 
 
 class TokenError(LedgerError):

@@ -25,14 +25,13 @@ from decimal import Decimal
 from typing import TypeVar
 
 from ..core import merkle, rules
-from ..core.custody import custody_of, party_subjects
 from ..core.events import SignedEvent, parse_event
 from ..core.gc import gc_paused
 from ..core.keys import verify
 from ..core.receipt import Receipt
 from ..core.rules import Account, Key, Lot, Party
 from ..errors import LedgerError, RuleViolation, StorageError
-from ..store.protocol import AppendBatch, EventRecord, Store, WriteTxn
+from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
 
 __all__ = ["Writer"]
 
@@ -295,13 +294,9 @@ class Writer:
                 out.lots.update(delta.lots)
                 out.credits.update(delta.credits)
                 seen[ev.id] = (size, ev)
-                out.events.append(EventRecord(size, ev.hash_bytes, ev.id, ev.canonical))
-                out.meta.append((ev.type, ev.actor, ev.time))
-                out.lot_index.extend(
-                    (lot, size) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))
+                out.add(
+                    EventRecord(size, ev.hash_bytes, ev.id, ev.canonical), EventRows.of(size, ev)
                 )
-                out.party_index.extend((pid, size) for pid in party_subjects(ev))
-                out.custody.extend((party, lot, size) for party, lot in custody_of(ev))
                 out.nodes.extend(cache.frontier.append(merkle.leaf_hash(ev.hash_bytes)))
                 accepted.append((p, size))
                 size += 1

@@ -14,25 +14,80 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from ..core.custody import custody_of, party_subjects
+from ..core.events import SignedEvent
 from ..core.rules import Account, Key, Lot, Party
 
 __all__ = [
     "AppendBatch",
     "CertificateRecord",
     "CheckpointRecord",
+    "Custody",
     "EventMeta",
     "EventRecord",
-    "Reads",
+    "EventRows",
+    "LotEvent",
+    "PartyEvent",
     "StateRow",
     "Store",
+    "StoreReads",
     "TokenRecord",
     "WriteTxn",
 ]
 
-#: (type, actor, time) of an event: the members copied out of it into their own columns.
-EventMeta = tuple[str, str, str]
+
+# The rows one event adds besides itself. Their fields ARE the columns of their tables, in
+# order (``ledger.store.sql`` asserts it against the table models when it is imported).
+class EventMeta(NamedTuple):
+    """The members of an event copied into their own columns of ``events``."""
+
+    type: str
+    actor: str
+    time: str
+
+
+class LotEvent(NamedTuple):
+    """A row of ``event_lots``: event ``seq`` is on the chain of ``lot``."""
+
+    lot: str
+    seq: int
+
+
+class PartyEvent(NamedTuple):
+    """A row of ``party_events``: event ``seq`` registers ``party`` or one of its keys."""
+
+    party: str
+    seq: int
+
+
+class Custody(NamedTuple):
+    """A row of ``custody``: ``party`` created, received or was sent ``lot`` at ``seq``."""
+
+    party: str
+    lot: str
+    seq: int
+
+
+class EventRows(NamedTuple):
+    """Everything the index tables hold for one event (the writer writes it, fsck re-derives
+    it: one derivation for both)."""
+
+    meta: EventMeta
+    lots: list[LotEvent]
+    parties: list[PartyEvent]
+    custody: list[Custody]
+
+    @classmethod
+    def of(cls, seq: int, ev: SignedEvent) -> EventRows:
+        """The rows of event ``ev`` at log index ``seq``."""
+        return cls(
+            EventMeta(ev.type, ev.actor, ev.time),
+            [LotEvent(lot, seq) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))],
+            [PartyEvent(party, seq) for party in party_subjects(ev)],
+            [Custody(party, lot, seq) for party, lot in custody_of(ev)],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +146,35 @@ class StateRow:
 class AppendBatch:
     """Everything one group commit writes, in one transaction.
 
-    ``events[i]`` has the copied columns ``meta[i]``; ``lot_index`` holds (lot, seq) of every
-    lot an event created or touched, ``party_index`` (party, seq) of registration and key
-    events, ``custody`` (party, lot, seq); ``nodes`` the new complete Merkle subtrees (level,
-    index, hash); ``parties``/``keys``/``lots``/``credits`` the new value of every changed
-    derived record.
+    ``events[i]`` has the copied columns ``meta[i]``; ``lot_index``, ``party_index`` and
+    ``custody`` the index rows of every event (:class:`EventRows`); ``nodes`` the new complete
+    Merkle subtrees as ``ledger.core.merkle.CompactRange.append`` returns them (level, index,
+    hash); ``parties``/``keys``/``lots``/``credits`` the new value of every changed derived
+    record.
     """
 
     events: list[EventRecord] = field(default_factory=list)
     meta: list[EventMeta] = field(default_factory=list)
-    lot_index: list[tuple[str, int]] = field(default_factory=list)
-    party_index: list[tuple[str, int]] = field(default_factory=list)
-    custody: list[tuple[str, str, int]] = field(default_factory=list)
+    lot_index: list[LotEvent] = field(default_factory=list)
+    party_index: list[PartyEvent] = field(default_factory=list)
+    custody: list[Custody] = field(default_factory=list)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+
+    def add(self, record: EventRecord, rows: EventRows) -> None:
+        """Add one accepted event and its index rows."""
+        self.events.append(record)
+        self.meta.append(rows.meta)
+        self.lot_index.extend(rows.lots)
+        self.party_index.extend(rows.parties)
+        self.custody.extend(rows.custody)
+
     parties: dict[str, Party] = field(default_factory=dict)
     keys: dict[str, Key] = field(default_factory=dict)
     lots: dict[str, Lot] = field(default_factory=dict)
     credits: dict[Account, Decimal] = field(default_factory=dict)
 
 
-class Reads(Protocol):
+class StoreReads(Protocol):
     """Reads available both outside and inside a write transaction."""
 
     def size(self) -> int:
@@ -142,7 +206,7 @@ class Reads(Protocol):
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
 
 
-class WriteTxn(Reads, Protocol):
+class WriteTxn(StoreReads, Protocol):
     """One atomic, serialized write transaction (all rows or none; durable on commit)."""
 
     def append(self, batch: AppendBatch) -> None:
@@ -152,10 +216,8 @@ class WriteTxn(Reads, Protocol):
     def insert_checkpoint(self, record: CheckpointRecord) -> None: ...
 
 
-class Store(Reads, Protocol):
+class Store(StoreReads, Protocol):
     """The storage of one ledger."""
-
-    dialect: str
 
     def write(self) -> AbstractContextManager[WriteTxn]:
         """Open the single writer's transaction (serialized across threads and processes)."""
@@ -226,11 +288,11 @@ class Store(Reads, Protocol):
 
     def all_nodes(self) -> dict[tuple[int, int], bytes]: ...
 
-    def all_index(self, name: str) -> set[tuple[str, int]]:
-        """Every row of the ``event_lots`` or ``party_events`` index."""
-        ...
+    def all_lot_events(self) -> set[LotEvent]: ...
 
-    def all_custody(self) -> set[tuple[str, str, int]]: ...
+    def all_party_events(self) -> set[PartyEvent]: ...
+
+    def all_custody(self) -> set[Custody]: ...
 
     def all_state(self, table: str) -> list[StateRow]:
         """Every derived row of ``parties``, ``keys`` or ``lots``."""

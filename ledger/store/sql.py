@@ -1,6 +1,10 @@
 """SQL storage for SQLite (WAL, synchronous=FULL) and PostgreSQL (psycopg), one code path.
 
-The column lists come from the table models (``ledger.store.models``) and nowhere else: a
+The table models (``ledger.store.models``) are the schema, and the statements here take their
+column lists from them. The rows the store receives are named records whose fields must be the
+columns of their table, in order (``EventRows``' records, ``EventRecord`` + ``EventMeta``,
+checkpoints, tokens, certificates, Merkle nodes): that is asserted below when this module is
+imported, so a column added to a model without its record fails at once, not in production. A
 derived table is its key column, the record members copied into columns for filtering, and
 ``data`` (the record as JSON), in that order.
 
@@ -12,14 +16,15 @@ advisory lock. The schema comes only from the Alembic migration (``migrate``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from alembic import command
@@ -59,8 +64,11 @@ from .protocol import (
     AppendBatch,
     CertificateRecord,
     CheckpointRecord,
+    Custody,
     EventMeta,
     EventRecord,
+    LotEvent,
+    PartyEvent,
     StateRow,
     TokenRecord,
 )
@@ -82,14 +90,21 @@ _CHUNK = 500  # bound on IN (...) list sizes
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
+class _Record(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_R = TypeVar("_R", bound=_Record)
+
+
 def _names(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns)
 
 
-class _Derived:
+class _Derived(Generic[_R]):
     """A derived table (``parties``, ``keys``, ``lots``): key, copied members, ``data``."""
 
-    def __init__(self, table: Table, record: type[Party] | type[Key] | type[Lot]) -> None:
+    def __init__(self, table: Table, parse: Callable[[Mapping[str, Any]], _R]) -> None:
         cols = _names(table)
         if cols[-1] != "data" or len(table.primary_key.columns) != 1:  # pragma: no cover
             raise AssertionError(f"{table.name}: key column first, data last")
@@ -97,22 +112,21 @@ class _Derived:
         self.name = str(table.name)
         self.key = cols[0]
         self.copied = cols[1:-1]
-        self.columns = cols
-        self.record = record
+        self._parse: Callable[[Mapping[str, Any]], _R] = parse
 
-    def row(self, key: str, record: Party | Key | Lot) -> tuple[Any, ...]:
+    def row(self, key: str, record: _R) -> tuple[Any, ...]:
         # ``to_dict`` builds members in a fixed order: no sorting needed
         data = record.to_dict()
         return (key, *(data[c] for c in self.copied), _ENCODER.encode(data))
 
-    def parse(self, data: str) -> Any:
-        return self.record.from_dict(json.loads(data))
+    def parse(self, data: str) -> _R:
+        return self._parse(json.loads(data))
 
 
-_PARTIES = _Derived(PartyRow.__table__, Party)  # type: ignore[attr-defined]
-_KEYS = _Derived(KeyRow.__table__, Key)  # type: ignore[attr-defined]
-_LOTS = _Derived(LotRow.__table__, Lot)  # type: ignore[attr-defined]
-_DERIVED = {d.name: d for d in (_PARTIES, _KEYS, _LOTS)}
+_PARTIES: _Derived[Party] = _Derived(PartyRow.__table__, Party.from_dict)  # type: ignore[attr-defined]
+_KEYS: _Derived[Key] = _Derived(KeyRow.__table__, Key.from_dict)  # type: ignore[attr-defined]
+_LOTS: _Derived[Lot] = _Derived(LotRow.__table__, Lot.from_dict)  # type: ignore[attr-defined]
+_DERIVED: dict[str, _Derived[Any]] = {d.name: d for d in (_PARTIES, _KEYS, _LOTS)}
 _CREDIT_KEY = _names(_CREDITS)[:-1]  # party, site, element, category (then balance)
 
 
@@ -127,17 +141,37 @@ def _upsert_sql(table: Table, n_key: int) -> str:
     return f"{_insert_sql(table)} ON CONFLICT ({', '.join(cols[:n_key])}) DO UPDATE SET {sets}"
 
 
+_CERTIFICATES: Table = CertificateRow.__table__  # type: ignore[attr-defined]
+#: table -> the fields of the rows handed to the store for it, in the order they are written
+_ROW_FIELDS: dict[Table, tuple[str, ...]] = {
+    _EVENTS: ("seq", "hash", "id", *EventMeta._fields, "canonical"),
+    _EVENT_LOTS: LotEvent._fields,
+    _PARTY_EVENTS: PartyEvent._fields,
+    _CUSTODY: Custody._fields,
+    _NODES: ("level", "idx", "hash"),  # merkle.CompactRange.append's (level, index, hash)
+    _CHECKPOINTS: tuple(f.name for f in dataclasses.fields(CheckpointRecord)),
+    _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
+    _CERTIFICATES: tuple(f.name for f in dataclasses.fields(CertificateRecord)),
+    _CREDITS: ("party", "site", "element", "category", "balance"),  # Account + balance
+}
+for _table, _fields in _ROW_FIELDS.items():
+    if _names(_table) != _fields:  # pragma: no cover - a model changed without its record
+        raise AssertionError(f"{_table.name} columns {_names(_table)} != row fields {_fields}")
+
 _SQL_EVENT = _insert_sql(_EVENTS)
 _SQL_INDEX = {name: _insert_sql(t) for name, t in _INDEX.items()}
 _SQL_CUSTODY = _insert_sql(_CUSTODY)
 _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
-_SQL_CERTIFICATE = _insert_sql(CertificateRow.__table__)  # type: ignore[attr-defined]
+_SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
 _SQL_TOKEN = _insert_sql(_TOKENS)
 _SQL_UPSERT = {d.name: _upsert_sql(d.table, 1) for d in _DERIVED.values()}
 _SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
-if _names(_EVENTS) != ("seq", "hash", "id", "type", "actor", "time", "canonical"):
-    raise AssertionError("events columns changed: update _Txn.append")  # pragma: no cover
+
+
+def _select(table: Table, where: str = "") -> str:
+    """``SELECT <every column, in model order> FROM table [WHERE ...]``."""
+    return f"SELECT {', '.join(_names(table))} FROM {table.name}{where and ' WHERE ' + where}"
 
 
 def normalize_url(url: str) -> str:
@@ -207,7 +241,6 @@ def _checkpoint_record(row: Any) -> CheckpointRecord:
 
 
 _EVENT_COLS = (_EVENTS.c.seq, _EVENTS.c.hash, _EVENTS.c.id, _EVENTS.c.canonical)
-_CHECKPOINT_COLS = "size, root, note, signed_at"
 
 
 class _Reads:
@@ -253,13 +286,13 @@ class _Reads:
         params: list[int] = []
         for level, idxs in by_level.items():
             marks = _marks(len(idxs))
-            parts.append(f"SELECT level, idx, hash FROM nodes WHERE level = ? AND idx IN ({marks})")
+            parts.append(_select(_NODES, f"level = ? AND idx IN ({marks})"))
             params.extend((level, *idxs))
         rows = self._query(" UNION ALL ".join(parts), params)
         return {(lv, i): bytes(h) for lv, i, h in rows}
 
-    def _derived(self, d: _Derived, keys: Sequence[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _derived(self, d: _Derived[_R], keys: Sequence[str]) -> dict[str, _R]:
+        out: dict[str, _R] = {}
         for chunk in _chunks(list(keys)):
             sql = f"SELECT {d.key}, data FROM {d.name} WHERE {d.key} IN ({_marks(len(chunk))})"
             for k, data in self._query(sql, chunk):
@@ -294,7 +327,7 @@ class _Reads:
         return dict(self._run(q))
 
     def latest_checkpoint(self) -> CheckpointRecord | None:
-        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints ORDER BY size DESC LIMIT 1")
+        rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size DESC LIMIT 1")
         return _checkpoint_record(rows[0]) if rows else None
 
 
@@ -327,7 +360,7 @@ class _Txn(_Reads):
         self._many(
             _SQL_EVENT,
             [
-                (r.seq, r.hash, r.id, m[0], m[1], m[2], r.canonical)
+                (r.seq, r.hash, r.id, *m, r.canonical)
                 for r, m in zip(batch.events, batch.meta, strict=True)
             ],
         )
@@ -335,12 +368,9 @@ class _Txn(_Reads):
         self._many(_SQL_INDEX["party_events"], list(batch.party_index))
         self._many(_SQL_CUSTODY, list(batch.custody))
         self._many(_SQL_NODES, list(batch.nodes))
-        for d, changed in (
-            (_PARTIES, batch.parties),
-            (_KEYS, batch.keys),
-            (_LOTS, batch.lots),
-        ):
-            self._many(_SQL_UPSERT[d.name], [d.row(k, v) for k, v in changed.items()])
+        self._many(_SQL_UPSERT["parties"], [_PARTIES.row(k, v) for k, v in batch.parties.items()])
+        self._many(_SQL_UPSERT["keys"], [_KEYS.row(k, v) for k, v in batch.keys.items()])
+        self._many(_SQL_UPSERT["lots"], [_LOTS.row(k, v) for k, v in batch.lots.items()])
         self._many(_SQL_CREDITS, [(*a, str(b)) for a, b in batch.credits.items()])
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
@@ -502,13 +532,13 @@ class SqlStore(_Reads):
         return sorted(str(x) for (x,) in self._run(lambda c: c.execute(stmt).all()))
 
     def checkpoint_at(self, size: int) -> CheckpointRecord | None:
-        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints WHERE size = ?", (size,))
+        rows = self._query(_select(_CHECKPOINTS, "size = ?"), (size,))
         return _checkpoint_record(rows[0]) if rows else None
 
     # ------------------------------------------------------------------ listings
     def _list(
-        self, d: _Derived, after: str | None, limit: int, where: Mapping[str, str | None]
-    ) -> list[Any]:
+        self, d: _Derived[_R], after: str | None, limit: int, where: Mapping[str, str | None]
+    ) -> list[_R]:
         t = d.table
         pk = t.c[d.key]
         stmt = select(t.c.data)
@@ -542,17 +572,11 @@ class SqlStore(_Reads):
         )
 
     def token(self, token_hash: str) -> TokenRecord | None:
-        rows = self._query(
-            "SELECT token_hash, party, role, created_at, revoked FROM tokens "
-            "WHERE token_hash = ? AND revoked = 0",
-            (token_hash,),
-        )
+        rows = self._query(_select(_TOKENS, "token_hash = ? AND revoked = 0"), (token_hash,))
         return _token_record(rows[0]) if rows else None
 
     def tokens(self) -> list[TokenRecord]:
-        rows = self._query(
-            "SELECT token_hash, party, role, created_at, revoked FROM tokens ORDER BY created_at"
-        )
+        rows = self._query(_select(_TOKENS) + " ORDER BY created_at")
         return [_token_record(r) for r in rows]
 
     def revoke_token(self, token_hash: str) -> bool:
@@ -568,43 +592,42 @@ class SqlStore(_Reads):
         )
 
     def certificate(self, cert_id: str) -> CertificateRecord | None:
-        rows = self._query(
-            "SELECT id, lot, credential, bundle, issued_at FROM certificates WHERE id = ?",
-            (cert_id,),
-        )
+        rows = self._query(_select(_CERTIFICATES, "id = ?"), (cert_id,))
         return None if not rows else CertificateRecord(*(str(x) for x in rows[0]))
 
     # ------------------------------------------------------------------ whole tables (fsck)
     def event_meta(self) -> dict[int, EventMeta]:
-        rows = self._query("SELECT seq, type, actor, time FROM events")
-        return {int(s): (str(t), str(a), str(tm)) for s, t, a, tm in rows}
+        cols = ", ".join(("seq", *EventMeta._fields))
+        rows = self._query(f"SELECT {cols} FROM events")
+        return {int(s): EventMeta(str(t), str(a), str(tm)) for s, t, a, tm in rows}
 
     def all_nodes(self) -> dict[tuple[int, int], bytes]:
-        return {(int(lv), int(i)): bytes(h) for lv, i, h in self._query("SELECT * FROM nodes")}
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in self._query(_select(_NODES))}
 
-    def all_index(self, name: str) -> set[tuple[str, int]]:
-        table = _INDEX[name]
-        cols = ", ".join(_names(table))
-        return {(str(k), int(s)) for k, s in self._query(f"SELECT {cols} FROM {table.name}")}
+    def all_lot_events(self) -> set[LotEvent]:
+        return {LotEvent(str(k), int(s)) for k, s in self._query(_select(_EVENT_LOTS))}
 
-    def all_custody(self) -> set[tuple[str, str, int]]:
-        rows = self._query("SELECT party, lot, seq FROM custody")
-        return {(str(p), str(lot), int(s)) for p, lot, s in rows}
+    def all_party_events(self) -> set[PartyEvent]:
+        return {PartyEvent(str(k), int(s)) for k, s in self._query(_select(_PARTY_EVENTS))}
+
+    def all_custody(self) -> set[Custody]:
+        rows = self._query(_select(_CUSTODY))
+        return {Custody(str(p), str(lot), int(s)) for p, lot, s in rows}
 
     def all_state(self, table: str) -> list[StateRow]:
         d = _DERIVED[table]
-        rows = self._query(f"SELECT {', '.join(d.columns)} FROM {d.name}")
+        rows = self._query(_select(d.table))
         return [
             StateRow(str(r[0]), {c: str(v) for c, v in zip(d.copied, r[1:-1], strict=True)}, r[-1])
             for r in rows
         ]
 
     def all_credits(self) -> dict[Account, str]:
-        rows = self._query(f"SELECT {', '.join(_names(_CREDITS))} FROM credits")
+        rows = self._query(_select(_CREDITS))
         return {(str(p), str(s), str(e), str(c)): str(b) for p, s, e, c, b in rows}
 
     def all_checkpoints(self) -> list[CheckpointRecord]:
-        rows = self._query(f"SELECT {_CHECKPOINT_COLS} FROM checkpoints ORDER BY size")
+        rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size")
         return [_checkpoint_record(r) for r in rows]
 
 

@@ -55,7 +55,7 @@ def test_report_access_and_offline_recomputation(
     bundle = led.bundle(ENCLOSURE)
     verified = verify_bundle(bundle, led.log_signer.verifier)
     assert verified.ok and verified.state is not None
-    source = ReplaySource(verified.state, bundle["entries"])
+    source = ReplaySource.from_entries(verified.state, bundle["entries"])
     offline = recycled_content(source, ENCLOSURE, as_of=date(2031, 8, 18))
     assert offline == report
     # default date: today

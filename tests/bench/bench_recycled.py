@@ -82,7 +82,7 @@ def main() -> None:
         check = verify_bundle(bundle, ledger.log_signer.verifier)
         start = time.perf_counter()
         assert check.state is not None
-        source = ReplaySource(check.state, bundle["entries"])
+        source = ReplaySource.from_entries(check.state, bundle["entries"])
         offline = recycled_content(source, lot, as_of=date(2031, 9, 1))
         print(
             f"the same report offline from the bundle ({len(bundle['entries'])} entries): "

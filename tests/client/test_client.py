@@ -164,3 +164,55 @@ def test_local_refusals_are_client_errors_and_nothing_is_sent() -> None:
 )
 def test_lot_ids_in_paths(lot: str, path: str) -> None:
     assert lot_path(lot) == path
+
+
+def test_a_bad_url_is_a_client_error() -> None:
+    with pytest.raises(ClientError, match="not a ledger URL"):
+        LedgerClient("http://[::1")
+
+
+def test_malformed_success_bodies_are_api_errors() -> None:
+    bodies = {
+        "/v1/events": httpx.Response(201, json={"seq": 1}),  # a receipt without hash and lots
+        "/v1/certificates": httpx.Response(201, json=["not", "a", "credential"]),
+    }
+    with _client(lambda r: bodies[r.url.path], party="bwm", key=KEYS["bwm"]) as bwm:
+        event = bwm.sign("lot.create", _LOT_BODY, prev={})
+        with pytest.raises(ApiError) as receipt:
+            bwm.post(event)
+        assert receipt.value.code == "invalid_response"
+        with pytest.raises(ApiError) as credential:
+            bwm.issue_certificate("L")
+        assert credential.value.code == "invalid_response"
+
+
+def test_path_parameters_cannot_walk_out_of_their_route() -> None:
+    paths: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path)
+        return httpx.Response(404, json={"code": "not_found", "detail": "no"})
+
+    with _client(handler) as client:
+        for call in (lambda: client.event("../../healthz"), lambda: client.party_info("../x")):
+            with pytest.raises(ApiError):
+                call()
+    assert paths == [b"/v1/events/..%2F..%2Fhealthz", b"/v1/parties/..%2Fx"]
+
+
+def test_batch_problems_keep_every_member_the_server_sent() -> None:
+    problem = {"type": "t", "title": "T", "status": 409, "detail": "d", "code": "stale_head",
+               "head": "ab" * 32}  # fmt: skip
+    answer = {"results": [{"status": 409, "problem": problem}]}
+    with _client(lambda r: httpx.Response(200, json=answer), party="bwm", key=KEYS["bwm"]) as bwm:
+        (refused,) = bwm.post_batch([bwm.sign("lot.create", _LOT_BODY, prev={})])
+    assert isinstance(refused, ApiError) and refused.problem == problem
+
+
+_LOT_BODY = {
+    "lot": "L",
+    "material": "Al",
+    "mass_kg": "1",
+    "source": "post_consumer",
+    "site": {"country": "US"},
+}

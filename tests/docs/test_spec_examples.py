@@ -1,4 +1,4 @@
-"""The examples of docs/spec.md are real (SPEC §12.2).
+"""The examples of docs/spec.md are real (spec §12.2).
 
 Every fenced block marked ``json event`` is a signed event that parses strictly, is signed by the
 example key of its actor (``keys.example/<actor>.pem``) and has the hash quoted on the ``hash:``

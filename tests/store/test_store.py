@@ -133,7 +133,8 @@ def test_write_round_trip(store: SqlStore) -> None:
         "material": scrap.material,
         "head": "h2",
     }
-    assert store.all_index("event_lots") == {("L", 0), ("L", 1), ("M", 1)}
+    assert store.all_lot_events() == {("L", 0), ("L", 1), ("M", 1)}
+    assert store.all_party_events() == {("op", 0)}
     assert store.all_custody() == {("bwm", "L", 0)}
     assert store.all_credits() == {account: "1.5"}
     assert store.event_meta() == {0: ("a", "op", "t"), 1: ("b", "op", "t")}

@@ -1,4 +1,5 @@
-"""The GUIDE running example as signed events, with deterministic keys (test helper module).
+"""The running example (the README's Korean–US scenario) as signed events with deterministic
+keys (a test helper module).
 
 A US recycler (``bwm``) makes black mass and aluminium scrap; ships the scrap to a Korean
 aluminium maker (``alus``) that melts it with primary aluminium into billets and extrudes
@@ -149,7 +150,7 @@ def registered_chain() -> Chain:
 
 
 def scenario_chain() -> Chain:
-    """The whole running example (``ledger.scenario.STEPS``), accepted into the chain's state."""
+    """The whole running example (``ledger.cli.scenario.STEPS``), accepted into its state."""
     c = registered_chain()
     hashes: dict[str, str] = {}
     for step in STEPS:
