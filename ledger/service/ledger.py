@@ -65,7 +65,7 @@ class Ledger:
         self.config = config or rules.RuleConfig()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.reads = Reads(store)
-        self.log = Log(store, self.reads, log_signer=log_signer, origin=origin, clock=self.clock)
+        self.log = Log(self.reads, log_signer=log_signer, origin=origin, clock=self.clock)
         self.writer = Writer(store, self.config, self.clock, max_batch)
         self._closed = False
 

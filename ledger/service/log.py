@@ -9,14 +9,14 @@ from ..core import merkle
 from ..core.checkpoint import Checkpoint, Signer, sign_checkpoint
 from ..core.values import format_time
 from ..errors import LedgerError, NotFound, StorageError
-from ..store.protocol import CheckpointRecord, Store
+from ..store.protocol import CheckpointRecord
 from .reads import Reads
 
 __all__ = ["Log"]
 
 
 class Log:
-    """Checkpoints and RFC 9162 proofs of the log in ``store``.
+    """Checkpoints and RFC 9162 proofs of the log in ``reads.store``.
 
     Args:
         log_signer: the log's checkpoint key (C2SP signed-note signer); not any party's key.
@@ -26,14 +26,13 @@ class Log:
 
     def __init__(
         self,
-        store: Store,
         reads: Reads,
         *,
         log_signer: Signer,
         origin: str,
         clock: Callable[[], datetime],
     ) -> None:
-        self.store = store
+        self.store = reads.store
         self._reads = reads
         self.signer = log_signer
         self.origin = origin

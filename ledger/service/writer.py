@@ -74,6 +74,15 @@ def _load(
             cache[k] = found.get(k)
 
 
+def _get(
+    cache: dict[str, _T | None], key: str, read: Callable[[list[str]], Mapping[str, _T]]
+) -> _T | None:
+    """The cached record of ``key``, read (and cached, ``None`` included) on a miss."""
+    if key not in cache:
+        cache[key] = read([key]).get(key)
+    return cache[key]
+
+
 class _View:
     """The rules' ``StateView`` inside the writer: the cache first, then the open transaction."""
 
@@ -86,16 +95,13 @@ class _View:
         return self.size == 0
 
     def party(self, party_id: str) -> Party | None:
-        _load(self._cache.parties, (party_id,), self._tx.parties)
-        return self._cache.parties[party_id]
+        return _get(self._cache.parties, party_id, self._tx.parties)
 
     def key(self, kid: str) -> Key | None:
-        _load(self._cache.keys, (kid,), self._tx.keys)
-        return self._cache.keys[kid]
+        return _get(self._cache.keys, kid, self._tx.keys)
 
     def lot(self, lot_id: str) -> Lot | None:
-        _load(self._cache.lots, (lot_id,), self._tx.lots)
-        return self._cache.lots[lot_id]
+        return _get(self._cache.lots, lot_id, self._tx.lots)
 
     def credit(self, account: Account) -> Decimal:
         credits = self._cache.credits

@@ -83,7 +83,6 @@ _CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 _CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
 _CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
 _TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
-_INDEX: dict[str, Table] = {"event_lots": _EVENT_LOTS, "party_events": _PARTY_EVENTS}
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
@@ -101,6 +100,17 @@ def _names(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns)
 
 
+def _insert_sql(table: Table) -> str:
+    cols = _names(table)
+    return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def _upsert_sql(table: Table, n_key: int) -> str:
+    cols = _names(table)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[n_key:])
+    return f"{_insert_sql(table)} ON CONFLICT ({', '.join(cols[:n_key])}) DO UPDATE SET {sets}"
+
+
 class _Derived(Generic[_R]):
     """A derived table (``parties``, ``keys``, ``lots``): key, copied members, ``data``."""
 
@@ -112,6 +122,7 @@ class _Derived(Generic[_R]):
         self.name = str(table.name)
         self.key = cols[0]
         self.copied = cols[1:-1]
+        self.upsert = _upsert_sql(table, 1)
         self._parse: Callable[[Mapping[str, Any]], _R] = parse
 
     def row(self, key: str, record: _R) -> tuple[Any, ...]:
@@ -128,17 +139,6 @@ _KEYS: _Derived[Key] = _Derived(KeyRow.__table__, Key.from_dict)  # type: ignore
 _LOTS: _Derived[Lot] = _Derived(LotRow.__table__, Lot.from_dict)  # type: ignore[attr-defined]
 _DERIVED: dict[str, _Derived[Any]] = {d.name: d for d in (_PARTIES, _KEYS, _LOTS)}
 _CREDIT_KEY = _names(_CREDITS)[:-1]  # party, site, element, category (then balance)
-
-
-def _insert_sql(table: Table) -> str:
-    cols = _names(table)
-    return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-
-
-def _upsert_sql(table: Table, n_key: int) -> str:
-    cols = _names(table)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[n_key:])
-    return f"{_insert_sql(table)} ON CONFLICT ({', '.join(cols[:n_key])}) DO UPDATE SET {sets}"
 
 
 _CERTIFICATES: Table = CertificateRow.__table__  # type: ignore[attr-defined]
@@ -159,13 +159,13 @@ for _table, _fields in _ROW_FIELDS.items():
         raise AssertionError(f"{_table.name} columns {_names(_table)} != row fields {_fields}")
 
 _SQL_EVENT = _insert_sql(_EVENTS)
-_SQL_INDEX = {name: _insert_sql(t) for name, t in _INDEX.items()}
+_SQL_LOT_EVENTS = _insert_sql(_EVENT_LOTS)
+_SQL_PARTY_EVENTS = _insert_sql(_PARTY_EVENTS)
 _SQL_CUSTODY = _insert_sql(_CUSTODY)
 _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
 _SQL_TOKEN = _insert_sql(_TOKENS)
-_SQL_UPSERT = {d.name: _upsert_sql(d.table, 1) for d in _DERIVED.values()}
 _SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
 
 
@@ -348,7 +348,7 @@ class _Txn(_Reads):
         self._cur.execute(sql, tuple(params))
         return list(self._cur.fetchall())
 
-    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+    def _many(self, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
         # DBAPI executemany: the append path writes thousands of rows per group, and
         # SQLAlchemy's per-statement and per-row processing would cost more than the inserts.
         if params:
@@ -364,13 +364,13 @@ class _Txn(_Reads):
                 for r, m in zip(batch.events, batch.meta, strict=True)
             ],
         )
-        self._many(_SQL_INDEX["event_lots"], list(batch.lot_index))
-        self._many(_SQL_INDEX["party_events"], list(batch.party_index))
-        self._many(_SQL_CUSTODY, list(batch.custody))
-        self._many(_SQL_NODES, list(batch.nodes))
-        self._many(_SQL_UPSERT["parties"], [_PARTIES.row(k, v) for k, v in batch.parties.items()])
-        self._many(_SQL_UPSERT["keys"], [_KEYS.row(k, v) for k, v in batch.keys.items()])
-        self._many(_SQL_UPSERT["lots"], [_LOTS.row(k, v) for k, v in batch.lots.items()])
+        self._many(_SQL_LOT_EVENTS, batch.lot_index)
+        self._many(_SQL_PARTY_EVENTS, batch.party_index)
+        self._many(_SQL_CUSTODY, batch.custody)
+        self._many(_SQL_NODES, batch.nodes)
+        self._many(_PARTIES.upsert, [_PARTIES.row(k, v) for k, v in batch.parties.items()])
+        self._many(_KEYS.upsert, [_KEYS.row(k, v) for k, v in batch.keys.items()])
+        self._many(_LOTS.upsert, [_LOTS.row(k, v) for k, v in batch.lots.items()])
         self._many(_SQL_CREDITS, [(*a, str(b)) for a, b in batch.credits.items()])
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
