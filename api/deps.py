@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from ledger.client.models import Problem
 from ledger.core.keys import Ed25519PrivateKey
 from ledger.service import Ledger
+from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
@@ -155,7 +156,7 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 WriteAuth = Annotated[Principal, Depends(require_writer)]
 
 
-def view_of(state: AppState, principal: Principal) -> dict[str, int | None] | None:
+def view_of(state: AppState, principal: Principal) -> PartnerView | None:
     """A partner's view (lot -> last visible log index, None = all); None: reads everything."""
     if principal.role in ("auditor", "admin"):
         return None

@@ -2,7 +2,8 @@
 
 Everything here is deterministic (fixed event ids and times, Ed25519 signatures are
 deterministic), so running it twice gives the same bytes. The examples are a small ledger: the
-running scenario (``ledger.cli.scenario``) played on an empty log, plus a key added and revoked.
+running scenario (``ledger.cli.scenario``) played on an empty log, plus a key added and revoked
+and a lot-id prefix claimed.
 
     .venv/bin/python scripts/spec_examples.py            # rewrite the examples in docs/spec.md
     .venv/bin/python scripts/spec_examples.py --check    # exit 1 if docs/spec.md is stale
@@ -35,6 +36,7 @@ from ledger.client import load_private_key
 from ledger.core.checkpoint import Signer
 from ledger.core.events import SignedEvent, event_from_json, sign
 from ledger.core.keys import Ed25519PrivateKey, key_object, public_raw
+from ledger.core.rules import RuleConfig
 from ledger.core.schema import touched_lots
 from ledger.core.values import format_time
 from ledger.service import Ledger
@@ -82,7 +84,11 @@ def build() -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/ledger.db")
-        with Ledger(store, log_signer=signer, origin=ORIGIN, clock=lambda: NOW) as ledger:
+        # the examples are signed history posted at NOW: no back-dating window (spec §3.8)
+        history = RuleConfig(max_past_seconds=None)
+        with Ledger(
+            store, log_signer=signer, origin=ORIGIN, clock=lambda: NOW, config=history
+        ) as ledger:
 
             def post(name: str, actor: str, type_: str, body: Any, signer_key: Any = None) -> str:
                 prev = {lot: heads[lot] for lot in touched_lots(type_, body)}
@@ -129,6 +135,8 @@ def build() -> dict[str, Any]:
             hashes: dict[str, str] = {}
             for step in scenario.STEPS:
                 hashes[step.name] = post(step.name, step.actor, step.type, step.resolve(hashes))
+            claim = {"party": "alus", "prefixes": ["urn:epc:id:sgtin:8801234."]}
+            post("party-claim", "operator", "party.claim", claim)
 
             cp = ledger.checkpoint()
             bundle = ledger.bundle(CERT_LOT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -73,9 +74,32 @@ def _stored(
     """(credential, bundle) of a certificate the principal may read (404 otherwise)."""
     credential, bundle = state.ledger.certificate(cert_id)
     view = view_of(state, principal)
-    if view is not None and credential["credentialSubject"]["lot"] not in view:
+    if view is not None and not _within(view, credential["credentialSubject"]["lot"], bundle):
         raise HttpProblem("not_found", f"no certificate {cert_id!r}")
     return credential, bundle
+
+
+def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any]) -> bool:
+    """Whether a partner's view holds what the certificate was computed from (spec §9.1): the
+    lot, and every event of its chain in the certificate's bundle (a certificate of an upstream
+    lot issued after the partner's cut-off tells of history the partner may not see)."""
+    if lot not in view:
+        return False
+    cut = view[lot]
+    if cut is None:
+        return True
+    for entry in bundle.get("entries", ()):
+        event = entry.get("event", {})
+        if entry.get("seq", 0) > cut and lot in _lots_named(event):
+            return False
+    return True
+
+
+def _lots_named(event: Mapping[str, Any]) -> set[str]:
+    body = event.get("body", {})
+    named = {str(body["lot"])} if "lot" in body else set()
+    named.update(str(i["lot"]) for i in (*body.get("inputs", ()), *body.get("outputs", ())))
+    return named
 
 
 def _verification(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -158,7 +159,7 @@ async def post_batch(request: Request, state: State, principal: WriteAuth) -> Ba
     return BatchOut(results=[item for item in items if item is not None])
 
 
-def _sees(view: dict[str, int | None], lot: str, seq: int) -> bool:
+def _sees(view: Mapping[str, int | None], lot: str, seq: int) -> bool:
     """Whether a partner's view shows the event at ``seq`` on ``lot``."""
     if lot not in view:
         return False

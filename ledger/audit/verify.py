@@ -26,7 +26,6 @@ from ..core import canonical, merkle, rules
 from ..core.checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
 from ..core.events import SignedEvent, event_from_json
 from ..core.gc import gc_paused
-from ..core.values import parse_time
 from ..errors import LedgerError, RuleViolation
 
 __all__ = [
@@ -387,7 +386,7 @@ def _replay(
         report.errors.append(
             Finding("chain_incomplete", f"the bundle does not contain the creation of lot {target}")
         )
-    _compromised_warnings(state, accepted, report)
+    _compromised_warnings(state, accepted, report, config.max_past_seconds)
 
 
 def _rule_finding(
@@ -418,22 +417,29 @@ def _rule_finding(
 
 
 def _compromised_warnings(
-    state: rules.MemoryState, accepted: list[tuple[int, SignedEvent]], report: VerificationReport
+    state: rules.MemoryState,
+    accepted: list[tuple[int, SignedEvent]],
+    report: VerificationReport,
+    window: int | None,
 ) -> None:
+    """Flag every entry signed after its key's compromise point (spec §4.3)."""
     for seq, ev in accepted:
         key = state.key(ev.kid)
-        if key is None or key.compromised_since is None:
+        if key is None or not key.compromised_at(ev.time, window):
             continue
-        if parse_time(ev.time) >= parse_time(key.compromised_since):
-            report.warnings.append(
-                Finding(
-                    "key_compromised",
-                    f"signed by key {ev.kid}, later revoked as compromised since "
-                    f"{key.compromised_since}; treat this event with suspicion",
-                    seq,
-                    ev.id,
-                )
+        if key.revoked_with is not None:
+            why = (
+                f"signed by key {ev.kid}, which key {key.revoked_with} added after that key's "
+                "compromise and was revoked with it"
             )
+        else:
+            why = (
+                f"signed by key {ev.kid}, later revoked as compromised since "
+                f"{key.compromised_since} (events dated up to {window or 0} s before that count)"
+            )
+        report.warnings.append(
+            Finding("key_compromised", f"{why}; treat this event with suspicion", seq, ev.id)
+        )
 
 
 def bundle_digest(bundle: Mapping[str, Any]) -> str:

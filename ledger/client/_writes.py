@@ -265,3 +265,8 @@ class _Writes(_Http):
         if compromised_since is not None:
             body["compromised_since"] = compromised_since
         return self.submit("key.revoke", body)
+
+    def claim_prefixes(self, party: str, prefixes: Sequence[str]) -> Receipt:
+        """``party.claim`` (operator): lot-id prefixes ``party`` owns (e.g. its GS1 company
+        prefix as an EPC URN start); no other party may create lots under them."""
+        return self.submit("party.claim", {"party": party, "prefixes": list(prefixes)})

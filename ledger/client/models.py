@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.values import LOT_ID_RE, MODELS, PARTY_ID_RE, LotStatus, TokenRole
+from ..core.values import LOT_ID_MAX, LOT_ID_PATTERN, MODELS, PARTY_ID_RE, LotStatus, TokenRole
 
 __all__ = [
     "BatchIn",
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 _PARTY_PATTERN = f"^{PARTY_ID_RE.pattern}$"
-_LOT_PATTERN = f"^{LOT_ID_RE.pattern}$"
+_LOT_PATTERN = f"^{LOT_ID_PATTERN}$"
 
 
 class Problem(BaseModel):
@@ -337,7 +337,7 @@ class RecycledContentOut(BaseModel):
 class CertificateIn(BaseModel):
     """A request for a recycled-content certificate of ``lot``."""
 
-    lot: str = Field(pattern=_LOT_PATTERN)
+    lot: str = Field(pattern=_LOT_PATTERN, max_length=LOT_ID_MAX)
     model: str | None = Field(default=None, pattern=f"^({'|'.join(MODELS)})$")
     as_of: date | None = None
 

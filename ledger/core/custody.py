@@ -29,7 +29,7 @@ def party_subjects(ev: SignedEvent) -> tuple[str, ...]:
     """The parties whose registration/key history this event belongs to."""
     if ev.type == "party.register":
         return (str(ev.body["party"]["id"]),)
-    if ev.type in ("key.add", "key.revoke"):
+    if ev.type in ("key.add", "key.revoke", "party.claim"):
         return (str(ev.body["party"]),)
     return ()
 

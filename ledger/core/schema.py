@@ -22,9 +22,12 @@ from .values import (
     COUNTRIES,
     ELEMENTS,
     EVENT_TYPES,
+    FORBIDDEN_TEXT_RE,
     HASH_RE,
     KID_RE,
+    LONG_TEXT_MAX,
     LOT_ID_RE,
+    LOT_PREFIX_RE,
     MODELS,
     PARTY_ID_RE,
     PARTY_ROLES,
@@ -126,14 +129,28 @@ def _one_of(allowed: Iterable[str], what: str = "") -> Check:
     return check
 
 
-def _text(v: Any, path: str, *, empty: bool = False) -> None:
+def _text(v: Any, path: str, *, empty: bool = False, limit: int = TEXT_MAX) -> None:
     s = _str(v, path)
-    if (not s and not empty) or len(s) > TEXT_MAX:
-        raise _fail(path, f"must be a non-empty string of at most {TEXT_MAX} characters")
+    if not s and not empty:
+        raise _fail(path, "must not be empty")
+    if len(s) > limit // 4 and len(s.encode("utf-8")) > limit:
+        raise _fail(path, f"is longer than {limit} bytes in UTF-8; shorten it")
+    bad = FORBIDDEN_TEXT_RE.search(s)
+    if bad is not None:
+        raise _fail(
+            path,
+            f"holds the control character U+{ord(bad.group()):04X} at position {bad.start()}: "
+            "text may not hold C0/C1 controls (tab and newline included) or bidirectional "
+            "override/isolate characters; remove it",
+        )
 
 
 def _text_or_empty(v: Any, path: str) -> None:
     _text(v, path, empty=True)
+
+
+def _long_text(v: Any, path: str) -> None:
+    _text(v, path, limit=LONG_TEXT_MAX)
 
 
 def _time(v: Any, path: str) -> datetime:
@@ -168,7 +185,12 @@ def _bool(v: Any, path: str) -> None:
 
 
 _party = _pattern(PARTY_ID_RE, "a party id (lower-case letters, digits and inner '-')")
-_lot = _pattern(LOT_ID_RE, f"a lot id (^{LOT_ID_RE.pattern}$)")
+_lot = _pattern(
+    LOT_ID_RE,
+    "a lot id (1 to 128 of A-Z a-z 0-9 . _ : / # -, starting with a letter or digit, "
+    "with no '.' or '..' path segment)",
+)
+_prefix = _pattern(LOT_PREFIX_RE, f"a lot-id prefix (^{LOT_PREFIX_RE.pattern}$)")
 _sha = _pattern(HASH_RE, "a SHA-256 in lowercase hex (64 characters)")
 _kid = _pattern(KID_RE, "a kid (16 lowercase hex characters)")
 _element = _one_of(ELEMENTS, "a chemical element symbol (e.g. Al, Co, Ni, Li)")
@@ -222,7 +244,10 @@ _BODIES: dict[str, Check] = {
     "party.register": _fields({"party": _PARTY, "keys": _list_of(_key, key="kid")}),
     "key.add": _fields({"party": _party, "key": _key}),
     "key.revoke": _fields(
-        {"party": _party, "kid": _kid, "reason": _text}, {"compromised_since": _time}
+        {"party": _party, "kid": _kid, "reason": _long_text}, {"compromised_since": _time}
+    ),
+    "party.claim": _fields(
+        {"party": _party, "prefixes": _list_of(_prefix, unique=True)},
     ),
     "lot.create": _fields(
         {
@@ -257,8 +282,10 @@ _BODIES: dict[str, Check] = {
     "lot.assay": _fields(
         {"lot": _lot, "composition": _composition}, {"report": _fields({"ref": _text}, _SHA_OPT)}
     ),
-    "lot.adjust": _fields({"lot": _lot, "mass_kg": _mass_any, "reason": _text}),
-    "lot.attest": _fields({"lot": _lot, "scheme": _text, "statement": _text}, {"expires": _time}),
+    "lot.adjust": _fields({"lot": _lot, "mass_kg": _mass_any, "reason": _long_text}),
+    "lot.attest": _fields(
+        {"lot": _lot, "scheme": _text, "statement": _long_text}, {"expires": _time}
+    ),
     "credit.allocate": _fields(
         {
             "lot": _lot,

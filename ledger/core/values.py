@@ -20,9 +20,14 @@ __all__ = [
     "COUNTRIES",
     "ELEMENTS",
     "EVENT_TYPES",
+    "FORBIDDEN_TEXT_RE",
     "HASH_RE",
     "KID_RE",
+    "LONG_TEXT_MAX",
+    "LOT_ID_MAX",
+    "LOT_ID_PATTERN",
     "LOT_ID_RE",
+    "LOT_PREFIX_RE",
     "LOT_STATUSES",
     "MODELS",
     "PARTY_ID_RE",
@@ -47,6 +52,7 @@ EVENT_TYPES = (
     "party.register",
     "key.add",
     "key.revoke",
+    "party.claim",
     "lot.create",
     "lot.ship",
     "lot.receive",
@@ -101,12 +107,29 @@ COUNTRIES = _words(
     "TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM "
     "ZW"
 )
-#: Longest free text (names, material, process, reason, ...), in characters.
-TEXT_MAX = 4096
+#: Longest short text (names, material, process, site, document kind/ref, scheme), in UTF-8 bytes.
+TEXT_MAX = 1024
+#: Longest long text (a revocation's or adjustment's reason, an attestation's statement), in bytes.
+LONG_TEXT_MAX = 4096
+#: Characters no text may hold (spec §1.5): C0 and C1 controls, DEL, and the bidirectional
+#: embedding, override and isolate controls that make a text display differently from its bytes.
+FORBIDDEN_TEXT_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 #: spec §1 identifier forms (use ``fullmatch``).
 PARTY_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-LOT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
+#: a lot id's characters and segments, without its length (1 to 128): no ``.`` or ``..`` path
+#: segment, since URL path normalisation would make ``A/../B`` name lot ``B``. No look-around, so
+#: JSON Schema and pydantic (Rust regex) take it as it is, with ``maxLength`` 128.
+LOT_ID_PATTERN = (
+    r"[A-Za-z0-9][A-Za-z0-9._:#-]*"
+    r"(?:/(?:[A-Za-z0-9_:#-][A-Za-z0-9._:#-]*|\.[A-Za-z0-9_:#-][A-Za-z0-9._:#-]*"
+    r"|\.\.[A-Za-z0-9._:#-]+)?)*"
+)
+LOT_ID_MAX = 128
+#: a whole lot id (use ``fullmatch``)
+LOT_ID_RE = re.compile(rf"(?=[^\n]{{1,{LOT_ID_MAX}}}\Z)(?:{LOT_ID_PATTERN})")
+#: a lot-id prefix a party claims (spec §4.4): the characters of a lot id, 1 to 128 of them
+LOT_PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KID_RE = re.compile(r"[0-9a-f]{16}")
 HASH_RE = re.compile(r"[0-9a-f]{64}")

@@ -18,6 +18,7 @@ from typing import Any
 from ..audit.verify import BUNDLE_FORMAT
 from ..core import merkle
 from ..core.events import SignedEvent, parse_event
+from ..core.visibility import closure
 from ..errors import NotFound
 from ..store.protocol import Store
 from .log import Log
@@ -28,26 +29,17 @@ __all__ = ["build_bundle", "closure_seqs"]
 def closure_seqs(store: Store, lot: str, size: int) -> dict[int, SignedEvent]:
     """Log indexes (< ``size``) of the provenance closure of ``lot`` with their events.
 
+    The closure is the visibility rule's (``ledger.core.visibility.closure``): a partner's view
+    of a lot and the bundle it gets of it hold the same events.
+
     Raises:
         NotFound: the lot does not exist in the tree of that size.
     """
-    events: dict[int, SignedEvent] = {}
-    need: dict[str, int] = {lot: size - 1}
-    todo = [lot]
-    while todo:
-        current = todo.pop()
-        chain = store.lot_seqs(current, need[current])
-        for rec in store.events_by_seqs([s for s in chain if s not in events]):
-            events[rec.seq] = parse_event(rec.canonical)
-        for s in chain:
-            ev = events[s]
-            if ev.type != "lot.transform":
-                continue
-            for item in ev.body["inputs"]:
-                other = str(item["lot"])
-                if other != current and need.get(other, -1) < s:
-                    need[other] = s
-                    todo.append(other)
+    need = closure(store, {lot: size - 1})
+    chains = store.chains(sorted(need))
+    top = {other: size - 1 if cut is None else cut for other, cut in need.items()}
+    seqs = sorted({s for other, cut in top.items() for s in chains.get(other, ()) if s <= cut})
+    events = {rec.seq: parse_event(rec.canonical) for rec in store.events_by_seqs(seqs)}
     if not any(lot in (*ev.lots_created, *ev.lots_touched) for ev in events.values()):
         raise NotFound(f"no lot {lot!r} in the log up to size {size}")
     # every party that signed an included event, and every party an event names (a ship's

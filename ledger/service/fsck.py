@@ -18,6 +18,7 @@ from typing import Any
 from ..core import merkle, rules
 from ..core.checkpoint import Verifier, verify_checkpoint
 from ..core.events import parse_event
+from ..core.visibility import MemoryVisibility
 from ..errors import LedgerError
 from ..store.protocol import Custody, EventRows, LotEvent, PartyEvent, Store
 
@@ -66,6 +67,7 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
     """
     report = FsckReport()
     state = rules.MemoryState()
+    views = MemoryVisibility()
     tree = merkle.CompactRange()
     nodes: dict[tuple[int, int], bytes] = {}
     lot_index: set[LotEvent] = set()
@@ -112,10 +114,13 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
                 f"the type/actor/time columns of event {ev.id} differ from the signed event",
                 rec.seq,
             )
+        before = {lot: state.lot(lot) for lot in ev.lots_touched}
         try:
-            state.accept(ev, seq=rec.seq, now=None, config=config)
+            delta = state.accept(ev, seq=rec.seq, now=None, config=config)
         except LedgerError as e:
             report.add(e.code, f"replaying event {ev.id} ({ev.type}) fails: {e.message}", rec.seq)
+        else:
+            views.accept(rec.seq, ev, before.get, delta)
         lot_index.update(rows.lots)
         party_index.update(rows.parties)
         custody.update(rows.custody)
@@ -129,6 +134,7 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
         report,
     )
     _compare_state(store, state, report)
+    _compare_views(store, views, report)
     for cp_row in store.all_checkpoints():
         report.checkpoints += 1
         size, root, note = cp_row.size, cp_row.root, cp_row.note
@@ -214,6 +220,35 @@ def _compare_state(store: Store, state: rules.MemoryState, report: FsckReport) -
         if _num(stored_credits.get(k)) != _num(derived_credits.get(k)):
             report.add(
                 "state_mismatch", f"credit account {k} differs from the replay of the log", None
+            )
+
+
+def _compare_views(store: Store, views: MemoryVisibility, report: FsckReport) -> None:
+    """The visibility index (spec §9.1) against the replay of the log."""
+    _compare_set(
+        "lot_links",
+        {(f"{a}>{b}", s) for a, s, b in store.all_links()},
+        {(f"{a}>{b}", s) for a, s, b in views.all_links()},
+        report,
+    )
+    stored_states = store.all_lot_states()
+    for key in sorted(set(stored_states) | set(views.states)):
+        derived = views.states.get(key)
+        stored = stored_states.get(key)
+        if _norm(None if derived is None else derived.to_dict()) != _norm(
+            None if stored is None else json.loads(stored)
+        ):
+            report.add("state_mismatch", f"lot_states row {key} differs from the replay", key[1])
+    stored_views = store.all_visibility()
+    for party, lot in sorted(set(stored_views) | set(views.rows)):
+        pair = (party, lot)
+        if (pair in stored_views) != (pair in views.rows) or (
+            stored_views.get(pair) != views.rows.get(pair)
+        ):
+            report.add(
+                "state_mismatch",
+                f"visibility of lot {lot!r} to {party!r} differs from the replay of the log",
+                None,
             )
 
 

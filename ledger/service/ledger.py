@@ -31,6 +31,7 @@ from . import bundles, provenance, tokens
 from .fsck import FsckReport, fsck
 from .log import Log
 from .reads import Reads
+from .reindex import needs_reindex, reindex
 from .sources import source_for
 from .writer import Writer
 
@@ -66,6 +67,8 @@ class Ledger:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.reads = Reads(store)
         self.log = Log(self.reads, log_signer=log_signer, origin=origin, clock=self.clock)
+        if needs_reindex(store):
+            reindex(store, self.config)
         self.writer = Writer(store, self.config, self.clock, max_batch)
         self._closed = False
 
@@ -180,9 +183,25 @@ class Ledger:
         cut-off) when given. Raises NotFound."""
         return bundles.build_bundle(self.store, self.log, lot_id, upto=upto)
 
-    def partner_view(self, party: str) -> dict[str, int | None]:
-        """What a partner may read: lot -> the last log index it may see (None: all)."""
+    def partner_view(self, party: str) -> provenance.PartnerView:
+        """What a partner may read (spec §9.1): lot -> the last log index it may see (None:
+        all), looked up lazily in the visibility index."""
         return provenance.partner_view(self.reads, party)
+
+    def visible_lots(
+        self,
+        party: str,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[tuple[rules.Lot, int | None]]:
+        """The lots a partner may see in id order after ``after``, each as it may see it (with
+        its cut-off), filtered on that state (spec §9.1): one bounded query."""
+        return self.store.visible_lots(
+            party, after=after, limit=limit, custodian=custodian, status=status
+        )
 
     def lots_as_of(self, cutoffs: Mapping[str, int]) -> dict[str, rules.Lot]:
         """The state of each lot as it was right after log index ``cutoffs[lot]``."""

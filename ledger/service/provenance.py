@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..audit.verify import replay
 from ..core.events import SignedEvent
 from ..core.rules import Lot, RuleConfig
+from ..core.visibility import Cutoff
 from ..errors import NotFound
+from ..store.protocol import Store
 from .bundles import closure_seqs
 from .reads import Reads
 
-__all__ = ["lots_as_of", "partner_view", "provenance", "upstream", "visible_lots"]
+__all__ = [
+    "PartnerView",
+    "lots_as_of",
+    "partner_view",
+    "provenance",
+    "upstream",
+    "visible_lots",
+]
 
 
 def upstream(reads: Reads, lots: Iterable[str]) -> dict[str, Lot]:
@@ -28,30 +37,60 @@ def upstream(reads: Reads, lots: Iterable[str]) -> dict[str, Lot]:
     return found
 
 
-def partner_view(reads: Reads, party: str) -> dict[str, int | None]:
-    """What a partner may read: lot -> the last log index it may see of that lot.
+class PartnerView(Mapping[str, Cutoff]):
+    """What a partner may read (spec §9.1): lot -> the last log index it may see of that lot
+    (``None``: all of it). Read lazily from the visibility index: a lookup is one indexed query,
+    iterating reads the party's whole view."""
 
-    Lots it holds, has held or has in transit to it: ``None`` (all of their history). Lots
-    upstream of those: up to the transform that made the downstream lot (the moment the
-    upstream lot entered the partner's lineage); what happened to them afterwards belongs to
-    other companies. A lot reached by several paths gets the latest such index.
-    """
-    custody = reads.store.custody_lots(party)
-    view: dict[str, int | None] = dict.fromkeys(custody)
-    lots = upstream(reads, custody)
-    todo = list(custody)
-    while todo:
-        lot = lots.get(todo.pop())
-        if lot is None or not lot.parents:
-            continue
-        for parent in lot.parents:
-            if parent in view and view[parent] is None:
-                continue
-            old = view.get(parent)
-            if old is None or lot.created_seq > old:
-                view[parent] = lot.created_seq
-                todo.append(parent)
-    return view
+    def __init__(self, store: Store, party: str) -> None:
+        self.store = store
+        self.party = party
+        self._known: dict[str, Cutoff] = {}
+        self._absent: set[str] = set()
+        self._all = False
+
+    def _lookup(self, lot: str) -> bool:
+        if lot in self._known:
+            return True
+        if self._all or lot in self._absent:
+            return False
+        found = self.store.visibility(self.party, [lot])
+        if lot in found:
+            self._known[lot] = found[lot]
+            return True
+        self._absent.add(lot)
+        return False
+
+    def __contains__(self, lot: object) -> bool:
+        return isinstance(lot, str) and self._lookup(lot)
+
+    def __getitem__(self, lot: str) -> Cutoff:
+        if not self._lookup(lot):
+            raise KeyError(lot)
+        return self._known[lot]
+
+    def _load(self) -> dict[str, Cutoff]:
+        if not self._all:
+            after: str | None = None
+            while True:
+                page = self.store.visible_lots(self.party, after=after, limit=1000)
+                self._known.update({lot.lot: cut for lot, cut in page})
+                if len(page) < 1000:
+                    break
+                after = page[-1][0].lot
+            self._all = True
+        return self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._load()))
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def partner_view(reads: Reads, party: str) -> PartnerView:
+    """What a partner may read (spec §9.1), see :class:`PartnerView`."""
+    return PartnerView(reads.store, party)
 
 
 def visible_lots(reads: Reads, party: str) -> set[str]:
@@ -62,17 +101,23 @@ def visible_lots(reads: Reads, party: str) -> set[str]:
 def lots_as_of(reads: Reads, config: RuleConfig, cutoffs: Mapping[str, int]) -> dict[str, Lot]:
     """The state of each lot as it was right after log index ``cutoffs[lot]``.
 
-    Replays (without re-verifying signatures: the log is trusted here) the union of the lots'
+    A view's cut-offs are kept states (``lot_states``); any other point is found by replaying
+    (without re-verifying signatures: the log is trusted here) the union of the lots'
     provenance closures up to their cut-offs, in one pass.
     """
     if not cutoffs:
         return {}
-    events: dict[int, SignedEvent] = {}
-    for lot, cutoff in cutoffs.items():
-        events.update(closure_seqs(reads.store, lot, cutoff + 1))
-    # the stored log replays (fsck says if not); signatures were checked on append
-    state = replay(sorted(events.items()), config, verify_signature=False)
-    return {lot: found for lot in cutoffs if (found := state.lot(lot)) is not None}
+    kept = reads.store.lot_states(list(cutoffs.items()))
+    out = {lot: kept[(lot, cut)] for lot, cut in cutoffs.items() if (lot, cut) in kept}
+    rest = {lot: cut for lot, cut in cutoffs.items() if lot not in out}
+    if rest:
+        events: dict[int, SignedEvent] = {}
+        for lot, cutoff in rest.items():
+            events.update(closure_seqs(reads.store, lot, cutoff + 1))
+        # the stored log replays (fsck says if not); signatures were checked on append
+        state = replay(sorted(events.items()), config, verify_signature=False)
+        out.update({lot: found for lot in rest if (found := state.lot(lot)) is not None})
+    return out
 
 
 def provenance(

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     demo: bool = False
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
+    #: events dated more than this before the ledger clock are refused (spec §4.3); None (env
+    #: ``LEDGER_MAX_PAST_SECONDS=null``) only to import signed history into a new ledger
+    max_past_seconds: int | None = 86400
     # HTTP API limits
     max_batch_events: int = 1000
     max_batch_bytes: int = 16 * 1024 * 1024
@@ -111,7 +114,9 @@ class Settings(BaseSettings):
 
     def rule_config(self) -> rules.RuleConfig:
         return rules.RuleConfig(
-            tolerance=self.tolerance, max_future_seconds=self.max_future_seconds
+            tolerance=self.tolerance,
+            max_future_seconds=self.max_future_seconds,
+            max_past_seconds=self.max_past_seconds,
         )
 
 

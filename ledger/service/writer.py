@@ -24,12 +24,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
-from ..core import merkle, rules
+from ..core import merkle, rules, visibility
 from ..core.events import SignedEvent, parse_event
 from ..core.gc import gc_paused
 from ..core.keys import verify
 from ..core.receipt import Receipt
 from ..core.rules import Account, Key, Lot, Party
+from ..core.visibility import Cutoff, LinkRow
 from ..errors import LedgerError, RuleViolation, StorageError
 from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
 
@@ -58,6 +59,7 @@ class _Cache:
     keys: dict[str, Key | None] = field(default_factory=dict)
     lots: dict[str, Lot | None] = field(default_factory=dict)
     credits: dict[Account, Decimal] = field(default_factory=dict)
+    claims: dict[str, str] | None = None  # lot-id prefix -> owner; None: not loaded yet
 
 
 _T = TypeVar("_T")
@@ -109,12 +111,41 @@ class _View:
             credits[account] = self._tx.credits([account]).get(account, Decimal(0))
         return credits[account]
 
+    def prefix_claims(self) -> dict[str, str]:
+        if self._cache.claims is None:
+            self._cache.claims = dict(self._tx.prefix_claims())
+        return self._cache.claims
+
+    def keys_added_by(self, kid: str) -> list[Key]:
+        found = {k.kid: k for k in self._tx.keys_added_by(kid)}
+        # this group's keys are not in the database yet; the cache has the newest version
+        found.update({k.kid: k for k in self._cache.keys.values() if k and k.added_by == kid})
+        return [self._cache.keys.get(k) or v for k, v in found.items()]
+
     def prefetch(self, events: Sequence[SignedEvent]) -> None:
         """Load, in one query per table, every record the group's events will look up."""
         lots = {lot for ev in events for lot in (*ev.lots_touched, *ev.lots_created)}
         _load(self._cache.lots, lots, self._tx.lots)
         _load(self._cache.keys, {ev.kid for ev in events}, self._tx.keys)
         _load(self._cache.parties, {ev.actor for ev in events}, self._tx.parties)
+
+
+class _Views:
+    """The visibility rule's reader inside the writer: this group's rows over the database's."""
+
+    def __init__(self, tx: WriteTxn, out: AppendBatch) -> None:
+        self._tx = tx
+        self._out = out
+
+    def visibility(self, party: str, lots: Sequence[str]) -> dict[str, Cutoff]:
+        pending = self._out.visibility
+        found = self._tx.visibility(party, [lot for lot in lots if (party, lot) not in pending])
+        found.update({lot: pending[(party, lot)] for lot in lots if (party, lot) in pending})
+        return found
+
+    def links(self, lots: Sequence[str]) -> list[LinkRow]:
+        wanted = set(lots)
+        return [*self._tx.links(lots), *(r for r in self._out.links if r.lot in wanted)]
 
 
 class Writer:
@@ -246,17 +277,34 @@ class Writer:
                     stop = True
                     break
                 group.extend(more)
-            try:
-                with gc_paused():
-                    self._commit_group(group)
-            except BaseException as e:  # never let the writer die with callers waiting
-                self._cache = _Cache()
-                err = e if isinstance(e, LedgerError) else StorageError(f"append failed: {e!r}")
-                for p in group:
-                    if not p.future.done():
-                        p.future.set_exception(err)  # running or pending: both may be set
+            with gc_paused():
+                self._commit_or_isolate(group)
             if stop:
                 return
+
+    def _commit_or_isolate(self, group: list[_Pending]) -> None:
+        """Commit the group; when the database refuses it, commit its events one by one so that
+        only an event the database itself refuses fails (one partner's bad write never fails
+        another partner's event that shared its group)."""
+        try:
+            self._commit_group(group)
+            return
+        except BaseException as e:  # never let the writer die with callers waiting
+            self._cache = _Cache()
+            failure = e
+        if len(group) > 1 and not isinstance(failure, (KeyboardInterrupt, SystemExit)):
+            for p in group:
+                if not p.future.done():
+                    self._commit_or_isolate([p])
+            return
+        err = (
+            failure
+            if isinstance(failure, LedgerError)
+            else StorageError(f"append failed: {failure!r}")
+        )
+        for p in group:
+            if not p.future.done():
+                p.future.set_exception(err)  # running or pending: both may be set
 
     def _commit_group(self, group: list[_Pending]) -> None:
         accepted: list[tuple[_Pending, int]] = []
@@ -270,10 +318,11 @@ class Writer:
             cache = self._cache
             existing = tx.events_by_ids([p.ev.id for p in group])
             view = _View(cache, tx, size)
+            views = _Views(tx, out)
             view.prefetch([p.ev for p in group])
             seen: dict[str, tuple[int, SignedEvent]] = {}
             for p in group:
-                if not p.future.set_running_or_notify_cancel():
+                if not (p.future.running() or p.future.set_running_or_notify_cancel()):
                     continue  # the caller gave up (e.g. its HTTP request was cancelled)
                 ev = p.ev
                 if ev.id in existing or ev.id in seen:
@@ -291,6 +340,12 @@ class Writer:
                 except LedgerError as e:
                     settled.append((p, e))
                     continue
+                out.visibility.update(visibility.changes(size, ev, view.lot, views))
+                for lot in visibility.cut_lots(ev):
+                    out.states[(lot, size)] = delta.lots[lot]
+                if cache.claims is not None:
+                    for party in delta.parties.values():
+                        cache.claims.update(dict.fromkeys(party.prefixes, party.id))
                 cache.parties.update(delta.parties)
                 cache.keys.update(delta.keys)
                 cache.lots.update(delta.lots)

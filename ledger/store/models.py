@@ -2,7 +2,8 @@
 
 Append-only tables (database triggers refuse UPDATE and DELETE, see the Alembic migration):
 ``events``, ``event_lots``, ``party_events``, ``nodes``, ``checkpoints``.
-Derived tables (rebuilt and compared by ``fsck``): ``parties``, ``keys``, ``lots``, ``credits``.
+Derived tables (rebuilt and compared by ``fsck``): ``parties``, ``keys``, ``lots``, ``credits``,
+``visibility``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ __all__ = [
     "EventLotRow",
     "EventRow",
     "KeyRow",
+    "LotLinkRow",
     "LotRow",
+    "LotStateRow",
     "NodeRow",
     "PartyEventRow",
     "PartyRow",
     "TokenRow",
+    "VisibilityRow",
 ]
 
 
@@ -65,6 +69,37 @@ class CustodyRow(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
+class LotLinkRow(SQLModel, table=True):
+    """Index: a transform at ``seq`` on the chain of ``lot`` consumed the other lot ``input``
+    (``ledger.core.visibility.links_of``): the edges of the audit-bundle closure."""
+
+    __tablename__ = "lot_links"
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    input: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class LotStateRow(SQLModel, table=True):
+    """A lot's state right after event ``seq``, kept where a partner's view may end
+    (``ledger.core.visibility.cut_lots``; ``data`` is ``rules.Lot`` as JSON)."""
+
+    __tablename__ = "lot_states"
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    custodian: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class VisibilityRow(SQLModel, table=True):
+    """Derived: ``party`` may see ``lot`` up to log index ``upto`` (NULL: all of it), spec §9.1."""
+
+    __tablename__ = "visibility"
+    party: str = Field(sa_column=Column(Text, primary_key=True))
+    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    upto: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
 class NodeRow(SQLModel, table=True):
     """A complete Merkle subtree: leaves [idx*2^level, (idx+1)*2^level)."""
 
@@ -98,6 +133,7 @@ class KeyRow(SQLModel, table=True):
     __tablename__ = "keys"
     kid: str = Field(sa_column=Column(Text, primary_key=True))
     party: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    added_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True, index=True))
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 
@@ -153,6 +189,8 @@ APPEND_ONLY_TABLES = (
     "event_lots",
     "party_events",
     "custody",
+    "lot_links",
+    "lot_states",
     "nodes",
     "checkpoints",
     "certificates",

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 from ..core.custody import custody_of, party_subjects
 from ..core.events import SignedEvent
 from ..core.rules import Account, Key, Lot, Party
+from ..core.visibility import LinkRow, links_of
 
 __all__ = [
     "AppendBatch",
@@ -78,6 +79,7 @@ class EventRows(NamedTuple):
     lots: list[LotEvent]
     parties: list[PartyEvent]
     custody: list[Custody]
+    links: list[LinkRow]
 
     @classmethod
     def of(cls, seq: int, ev: SignedEvent) -> EventRows:
@@ -87,6 +89,7 @@ class EventRows(NamedTuple):
             [LotEvent(lot, seq) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))],
             [PartyEvent(party, seq) for party in party_subjects(ev)],
             [Custody(party, lot, seq) for party, lot in custody_of(ev)],
+            links_of(seq, ev),
         )
 
 
@@ -158,7 +161,12 @@ class AppendBatch:
     lot_index: list[LotEvent] = field(default_factory=list)
     party_index: list[PartyEvent] = field(default_factory=list)
     custody: list[Custody] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+    #: (lot, seq) -> the lot's state right after event seq, where a view may end there
+    states: dict[tuple[str, int], Lot] = field(default_factory=dict)
+    #: (party, lot) -> the party's new cut-off of the lot (None: all of it)
+    visibility: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     def add(self, record: EventRecord, rows: EventRows) -> None:
         """Add one accepted event and its index rows."""
@@ -167,6 +175,7 @@ class AppendBatch:
         self.lot_index.extend(rows.lots)
         self.party_index.extend(rows.parties)
         self.custody.extend(rows.custody)
+        self.links.extend(rows.links)
 
     parties: dict[str, Party] = field(default_factory=dict)
     keys: dict[str, Key] = field(default_factory=dict)
@@ -199,11 +208,31 @@ class StoreReads(Protocol):
         """The current state of the lots that exist among ``ids``."""
         ...
 
+    def keys_added_by(self, kid: str) -> list[Key]:
+        """Keys whose registering event ``kid`` signed."""
+        ...
+
+    def prefix_claims(self) -> dict[str, str]:
+        """Every claimed lot-id prefix -> the party that owns it."""
+        ...
+
     def credits(self, accounts: Sequence[Account]) -> dict[Account, Decimal]:
         """The balances of the credit accounts that exist among ``accounts``."""
         ...
 
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+    def visibility(self, party: str, lots: Sequence[str]) -> dict[str, int | None]:
+        """The party's cut-offs of those of ``lots`` it may see (spec §9.1; None: all)."""
+        ...
+
+    def links(self, lots: Sequence[str]) -> list[LinkRow]:
+        """The transform links of ``lots`` (``ledger.core.visibility.LinkRow``)."""
+        ...
+
+    def visibility_any(self) -> bool:
+        """Whether the visibility index has any row."""
+        ...
 
 
 class WriteTxn(StoreReads, Protocol):
@@ -242,6 +271,31 @@ class Store(StoreReads, Protocol):
 
     def party_seqs(self, parties: Sequence[str], upto: int | None = None) -> list[int]:
         """Log indexes of the registration and key events of ``parties``, in order."""
+        ...
+
+    def lot_states(self, points: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Lot]:
+        """The states of lots right after the given (lot, seq) cut-off points (those kept)."""
+        ...
+
+    def visible_lots(
+        self,
+        party: str,
+        *,
+        after: str | None,
+        limit: int,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[tuple[Lot, int | None]]:
+        """The lots ``party`` may see, in id order after ``after``, each as the party may see
+        it (with its cut-off), filtered on that state: one bounded query."""
+        ...
+
+    def all_visibility(self) -> dict[tuple[str, str], int | None]: ...
+
+    def all_links(self) -> set[LinkRow]: ...
+
+    def all_lot_states(self) -> dict[tuple[str, int], str]:
+        """(lot, seq) -> the stored state JSON."""
         ...
 
     def custody_lots(self, party: str) -> list[str]:

@@ -45,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..core.rules import Account, Key, Lot, Party
+from ..core.visibility import LinkRow
 from ..errors import StorageError
 from .models import (
     CertificateRow,
@@ -54,11 +55,14 @@ from .models import (
     EventLotRow,
     EventRow,
     KeyRow,
+    LotLinkRow,
     LotRow,
+    LotStateRow,
     NodeRow,
     PartyEventRow,
     PartyRow,
     TokenRow,
+    VisibilityRow,
 )
 from .protocol import (
     AppendBatch,
@@ -83,6 +87,9 @@ _CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 _CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
 _CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
 _TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
+_LINKS: Table = LotLinkRow.__table__  # type: ignore[attr-defined]
+_STATES: Table = LotStateRow.__table__  # type: ignore[attr-defined]
+_VISIBILITY: Table = VisibilityRow.__table__  # type: ignore[attr-defined]
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
@@ -148,6 +155,9 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _EVENT_LOTS: LotEvent._fields,
     _PARTY_EVENTS: PartyEvent._fields,
     _CUSTODY: Custody._fields,
+    _LINKS: LinkRow._fields,
+    _STATES: ("lot", "seq", "custodian", "status", "data"),  # (lot, seq) + the Lot's members
+    _VISIBILITY: ("party", "lot", "upto"),
     _NODES: ("level", "idx", "hash"),  # merkle.CompactRange.append's (level, index, hash)
     _CHECKPOINTS: tuple(f.name for f in dataclasses.fields(CheckpointRecord)),
     _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
@@ -162,6 +172,9 @@ _SQL_EVENT = _insert_sql(_EVENTS)
 _SQL_LOT_EVENTS = _insert_sql(_EVENT_LOTS)
 _SQL_PARTY_EVENTS = _insert_sql(_PARTY_EVENTS)
 _SQL_CUSTODY = _insert_sql(_CUSTODY)
+_SQL_LINKS = _insert_sql(_LINKS)
+_SQL_STATES = _insert_sql(_STATES)
+_SQL_VISIBILITY = _upsert_sql(_VISIBILITY, 2)
 _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
@@ -305,6 +318,14 @@ class _Reads:
     def keys(self, kids: Sequence[str]) -> dict[str, Key]:
         return self._derived(_KEYS, kids)
 
+    def keys_added_by(self, kid: str) -> list[Key]:
+        rows = self._query("SELECT data FROM keys WHERE added_by = ?", (kid,))
+        return [_KEYS.parse(str(data)) for (data,) in rows]
+
+    def prefix_claims(self) -> dict[str, str]:
+        rows = self._query("SELECT data FROM parties WHERE data LIKE ?", ('%"prefixes":["%',))
+        return {pre: p.id for (data,) in rows for p in [_PARTIES.parse(data)] for pre in p.prefixes}
+
     def lots(self, ids: Sequence[str]) -> dict[str, Lot]:
         return self._derived(_LOTS, ids)
 
@@ -329,6 +350,25 @@ class _Reads:
     def latest_checkpoint(self) -> CheckpointRecord | None:
         rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size DESC LIMIT 1")
         return _checkpoint_record(rows[0]) if rows else None
+
+    def visibility(self, party: str, lots: Sequence[str]) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for chunk in _chunks(list(lots)):
+            marks = _marks(len(chunk))
+            sql = f"SELECT lot, upto FROM visibility WHERE party = ? AND lot IN ({marks})"
+            for lot, upto in self._query(sql, (party, *chunk)):
+                out[str(lot)] = None if upto is None else int(upto)
+        return out
+
+    def visibility_any(self) -> bool:
+        return bool(self._query("SELECT 1 FROM visibility LIMIT 1"))
+
+    def links(self, lots: Sequence[str]) -> list[LinkRow]:
+        out: list[LinkRow] = []
+        for chunk in _chunks(list(lots)):
+            rows = self._query(_select(_LINKS, f"lot IN ({_marks(len(chunk))})"), chunk)
+            out.extend(LinkRow(str(lot), int(seq), str(other)) for lot, seq, other in rows)
+        return out
 
 
 class _Txn(_Reads):
@@ -367,6 +407,9 @@ class _Txn(_Reads):
         self._many(_SQL_LOT_EVENTS, batch.lot_index)
         self._many(_SQL_PARTY_EVENTS, batch.party_index)
         self._many(_SQL_CUSTODY, batch.custody)
+        self._many(_SQL_LINKS, batch.links)
+        self._many(_SQL_STATES, [_state_row(k, v) for k, v in batch.states.items()])
+        self._many(_SQL_VISIBILITY, [(p, lot, c) for (p, lot), c in batch.visibility.items()])
         self._many(_SQL_NODES, batch.nodes)
         self._many(_PARTIES.upsert, [_PARTIES.row(k, v) for k, v in batch.parties.items()])
         self._many(_KEYS.upsert, [_KEYS.row(k, v) for k, v in batch.keys.items()])
@@ -377,7 +420,56 @@ class _Txn(_Reads):
         self._many(_SQL_CHECKPOINT, [(record.size, record.root, record.note, record.signed_at)])
 
 
-class SqlStore(_Reads):
+class _Dumps(_Reads):
+    """Whole-table reads, for ``fsck``'s comparison with the replay of the log."""
+
+    def event_meta(self) -> dict[int, EventMeta]:
+        cols = ", ".join(("seq", *EventMeta._fields))
+        rows = self._query(f"SELECT {cols} FROM events")
+        return {int(s): EventMeta(str(t), str(a), str(tm)) for s, t, a, tm in rows}
+
+    def all_nodes(self) -> dict[tuple[int, int], bytes]:
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in self._query(_select(_NODES))}
+
+    def all_lot_events(self) -> set[LotEvent]:
+        return {LotEvent(str(k), int(s)) for k, s in self._query(_select(_EVENT_LOTS))}
+
+    def all_party_events(self) -> set[PartyEvent]:
+        return {PartyEvent(str(k), int(s)) for k, s in self._query(_select(_PARTY_EVENTS))}
+
+    def all_custody(self) -> set[Custody]:
+        rows = self._query(_select(_CUSTODY))
+        return {Custody(str(p), str(lot), int(s)) for p, lot, s in rows}
+
+    def all_visibility(self) -> dict[tuple[str, str], int | None]:
+        rows = self._query(_select(_VISIBILITY))
+        return {(str(p), str(lot)): None if c is None else int(c) for p, lot, c in rows}
+
+    def all_links(self) -> set[LinkRow]:
+        return {LinkRow(str(a), int(s), str(b)) for a, s, b in self._query(_select(_LINKS))}
+
+    def all_lot_states(self) -> dict[tuple[str, int], str]:
+        rows = self._query("SELECT lot, seq, data FROM lot_states")
+        return {(str(lot), int(seq)): str(data) for lot, seq, data in rows}
+
+    def all_state(self, table: str) -> list[StateRow]:
+        d = _DERIVED[table]
+        rows = self._query(_select(d.table))
+        return [
+            StateRow(str(r[0]), {c: str(v) for c, v in zip(d.copied, r[1:-1], strict=True)}, r[-1])
+            for r in rows
+        ]
+
+    def all_credits(self) -> dict[Account, str]:
+        rows = self._query(_select(_CREDITS))
+        return {(str(p), str(s), str(e), str(c)): str(b) for p, s, e, c, b in rows}
+
+    def all_checkpoints(self) -> list[CheckpointRecord]:
+        rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size")
+        return [_checkpoint_record(r) for r in rows]
+
+
+class SqlStore(_Dumps):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:
@@ -527,6 +619,48 @@ class SqlStore(_Reads):
             stmt = stmt.where(_PARTY_EVENTS.c.seq <= upto)
         return sorted({int(s) for (s,) in self._run(lambda c: c.execute(stmt).all())})
 
+    def lot_states(self, points: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Lot]:
+        out: dict[tuple[str, int], Lot] = {}
+        for chunk in _chunks(list(dict.fromkeys(points))):
+            where = " OR ".join(["(lot = ? AND seq = ?)"] * len(chunk))
+            params = [x for point in chunk for x in point]
+            for lot, seq, data in self._query(
+                f"SELECT lot, seq, data FROM lot_states WHERE {where}", params
+            ):
+                out[(str(lot), int(seq))] = _LOTS.parse(str(data))
+        return out
+
+    def visible_lots(
+        self,
+        party: str,
+        *,
+        after: str | None,
+        limit: int,
+        custodian: str | None = None,
+        status: str | None = None,
+    ) -> list[tuple[Lot, int | None]]:
+        # one query: the party's rows in lot order, each joined to the state it may see (the
+        # current one, or the one kept at its cut-off), filtered on that state
+        where = ["v.party = ?"]
+        params: list[Any] = [party]
+        if after is not None:
+            where.append("v.lot > ?")
+            params.append(after)
+        for col, value in (("custodian", custodian), ("status", status)):
+            if value is not None:
+                where.append(f"(CASE WHEN v.upto IS NULL THEN l.{col} ELSE s.{col} END) = ?")
+                params.append(value)
+        sql = (
+            "SELECT v.upto, CASE WHEN v.upto IS NULL THEN l.data ELSE s.data END "
+            "FROM visibility v JOIN lots l ON l.lot = v.lot "
+            "LEFT JOIN lot_states s ON s.lot = v.lot AND s.seq = v.upto "
+            f"WHERE {' AND '.join(where)} ORDER BY v.lot LIMIT ?"
+        )
+        rows = self._query(sql, (*params, limit))
+        return [
+            (_LOTS.parse(str(data)), None if upto is None else int(upto)) for upto, data in rows
+        ]
+
     def custody_lots(self, party: str) -> list[str]:
         stmt = select(_CUSTODY.c.lot).where(_CUSTODY.c.party == party).distinct()
         return sorted(str(x) for (x,) in self._run(lambda c: c.execute(stmt).all()))
@@ -595,40 +729,9 @@ class SqlStore(_Reads):
         rows = self._query(_select(_CERTIFICATES, "id = ?"), (cert_id,))
         return None if not rows else CertificateRecord(*(str(x) for x in rows[0]))
 
-    # ------------------------------------------------------------------ whole tables (fsck)
-    def event_meta(self) -> dict[int, EventMeta]:
-        cols = ", ".join(("seq", *EventMeta._fields))
-        rows = self._query(f"SELECT {cols} FROM events")
-        return {int(s): EventMeta(str(t), str(a), str(tm)) for s, t, a, tm in rows}
 
-    def all_nodes(self) -> dict[tuple[int, int], bytes]:
-        return {(int(lv), int(i)): bytes(h) for lv, i, h in self._query(_select(_NODES))}
-
-    def all_lot_events(self) -> set[LotEvent]:
-        return {LotEvent(str(k), int(s)) for k, s in self._query(_select(_EVENT_LOTS))}
-
-    def all_party_events(self) -> set[PartyEvent]:
-        return {PartyEvent(str(k), int(s)) for k, s in self._query(_select(_PARTY_EVENTS))}
-
-    def all_custody(self) -> set[Custody]:
-        rows = self._query(_select(_CUSTODY))
-        return {Custody(str(p), str(lot), int(s)) for p, lot, s in rows}
-
-    def all_state(self, table: str) -> list[StateRow]:
-        d = _DERIVED[table]
-        rows = self._query(_select(d.table))
-        return [
-            StateRow(str(r[0]), {c: str(v) for c, v in zip(d.copied, r[1:-1], strict=True)}, r[-1])
-            for r in rows
-        ]
-
-    def all_credits(self) -> dict[Account, str]:
-        rows = self._query(_select(_CREDITS))
-        return {(str(p), str(s), str(e), str(c)): str(b) for p, s, e, c, b in rows}
-
-    def all_checkpoints(self) -> list[CheckpointRecord]:
-        rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size")
-        return [_checkpoint_record(r) for r in rows]
+def _state_row(point: tuple[str, int], lot: Lot) -> tuple[Any, ...]:
+    return (*point, lot.custodian, lot.status, _ENCODER.encode(lot.to_dict()))
 
 
 def _token_record(row: Any) -> TokenRecord:

@@ -368,36 +368,49 @@ class TestAccessMatrix:
 
 def _expected_views(led: Ledger) -> dict[str, dict[str, int | None]]:
     """Per party, lot -> the last log index a partner may see of it (None: all), computed
-    independently from the log: lots the party created (create or transform output), was
-    shipped, or received: all of them; lots upstream of those through transform inputs: up to
-    the transform that made the downstream lot (the latest such, over all paths)."""
-    custody: dict[str, set[str]] = {p: set() for p in PARTIES}
-    parents: dict[str, tuple[set[str], int]] = {}
+    independently from the log by the rule of spec §9.1: a lot the party holds or has in
+    transit to it: all of it; a lot it held: up to the lot.receive that ended its (latest)
+    custody; then, to a fixed point, every input of a transform on a visible part of a visible
+    lot's chain (inputs and outputs), up to that transform (the latest such)."""
+    holder: dict[str, str] = {}
+    transit: dict[str, str] = {}
+    ended: dict[tuple[str, str], int] = {}
+    transforms: list[tuple[int, list[str], list[str]]] = []
     for seq, ev in led.events(range(led.size())):
         body = ev.body
         if ev.type == "lot.create":
-            custody[ev.actor].add(body["lot"])
+            holder[body["lot"]] = ev.actor
         elif ev.type == "lot.transform":
-            for out in body["outputs"]:
-                custody[ev.actor].add(out["lot"])
-                parents[out["lot"]] = ({i["lot"] for i in body["inputs"]}, seq)
+            ins = [i["lot"] for i in body["inputs"]]
+            outs = [o["lot"] for o in body["outputs"]]
+            transforms.append((seq, ins, outs))
+            for out in outs:
+                holder[out] = ev.actor
         elif ev.type == "lot.ship":
-            custody[body["to"]].add(body["lot"])
+            transit[body["lot"]] = body["to"]
         elif ev.type == "lot.receive":
-            custody[ev.actor].add(body["lot"])
+            ended[(holder[body["lot"]], body["lot"])] = seq
+            holder[body["lot"]] = ev.actor
+            del transit[body["lot"]]
     views: dict[str, dict[str, int | None]] = {}
-    for party, lots in custody.items():
-        view: dict[str, int | None] = dict.fromkeys(lots)
-        todo = list(lots)
-        while todo:
-            inputs, made_at = parents.get(todo.pop(), (set(), -1))
-            for parent in inputs:
-                if parent in lots:
-                    continue
-                old = view.get(parent, -1)
-                if old is not None and made_at > old:
-                    view[parent] = made_at
-                    todo.append(parent)
+    for party in PARTIES:
+        view: dict[str, int | None] = {lot: seq for (p, lot), seq in ended.items() if p == party}
+        view.update({lot: None for lot, p in holder.items() if p == party})
+        view.update({lot: None for lot, p in transit.items() if p == party})
+        changed = True
+        while changed:
+            changed = False
+            for seq, ins, outs in transforms:
+                for lot in (*ins, *outs):
+                    if lot not in view or (view[lot] is not None and seq > view[lot]):  # type: ignore[operator]
+                        continue
+                    for other in ins:
+                        if other == lot:
+                            continue
+                        old = view.get(other, -1)
+                        if old is not None and old < seq:
+                            view[other] = seq
+                            changed = True
         views[party] = view
     return views
 
@@ -618,7 +631,7 @@ def test_rule_violations_map_to_their_status(env: Env) -> None:
         prev={ENCLOSURE: lot.head},
         time=LATE,
     )
-    assert_problem(env.post_event(thief, admin), 422, "not_custodian")
+    assert_problem(env.post_event(thief, admin), 422, "unknown_lot")  # not its lot (§9.1)
     # the same lot id twice
     assert env.post_event(env.create("LOT-TWICE"), admin).status_code == 201
     assert_problem(env.post_event(env.create("LOT-TWICE"), admin), 409, "lot_exists")

@@ -106,7 +106,7 @@ def test_rejections_carry_their_code_and_write_nothing(ledger: Ledger) -> None:
     )
     with pytest.raises(RuleViolation) as e:
         ledger.append(thief)
-    assert e.value.code == "not_custodian"
+    assert e.value.code == "unknown_lot"  # not its lot: as if it did not exist
     tampered = bytearray(scenario_events()[-1].canonical)
     tampered[tampered.index(b'"sig":"') + 10] ^= 1
     with pytest.raises(RuleViolation) as e2:

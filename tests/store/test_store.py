@@ -26,6 +26,9 @@ ROWS = {
     "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
     "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
     "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
+    "lot_links": "INSERT INTO lot_links (lot, seq, input) VALUES ('L1', 0, 'L2')",
+    "lot_states": "INSERT INTO lot_states (lot, seq, custodian, status, data) "
+    "VALUES ('L1', 0, 'op', 'held', '{}')",
     "certificates": "INSERT INTO certificates (id, lot, credential, bundle, issued_at) "
     "VALUES ('c1', 'L1', '{}', '{}', 't')",
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
@@ -37,6 +40,8 @@ UPDATES = {
     "event_lots": "UPDATE event_lots SET lot = 'L2'",
     "party_events": "UPDATE party_events SET party = 'x'",
     "custody": "UPDATE custody SET party = 'x'",
+    "lot_links": "UPDATE lot_links SET input = 'x'",
+    "lot_states": "UPDATE lot_states SET data = 'forged'",
     "certificates": "UPDATE certificates SET credential = 'forged'",
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
@@ -54,7 +59,7 @@ def test_schema_comes_from_the_alembic_migration(store: SqlStore) -> None:
     names = set(inspect(store.engine).get_table_names())
     assert {"alembic_version", *APPEND_ONLY_TABLES, "lots", "parties", "keys", "credits"} <= names
     with store.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
     SqlStore(store.url).close()  # re-opening migrates idempotently
 
 

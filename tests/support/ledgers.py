@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from ledger.core.checkpoint import Signer
+from ledger.core.rules import RuleConfig
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from tests.support.scenario import private_key, scenario_events
@@ -21,7 +22,13 @@ def log_signer() -> Signer:
     return Signer(ORIGIN, private_key("log"))
 
 
+#: The scenario replays signed history (2025) into ledgers whose clock is NOW (2026): no
+#: back-dating window (tests of the window pass their own config).
+HISTORY = RuleConfig(max_past_seconds=None)
+
+
 def open_ledger(url: str, **kw: Any) -> Ledger:
+    kw.setdefault("config", HISTORY)
     return Ledger(SqlStore(url), log_signer=log_signer(), origin=ORIGIN, clock=lambda: NOW, **kw)
 
 

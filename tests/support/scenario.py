@@ -155,6 +155,8 @@ def scenario_chain() -> Chain:
     hashes: dict[str, str] = {}
     for step in STEPS:
         hashes[step.name] = c.post(step.actor, step.type, step.resolve(hashes)).hash
+    # The operator confirms alus's GS1 company prefix as its lot-id space (spec §4.15).
+    c.post("operator", "party.claim", {"party": "alus", "prefixes": ["urn:epc:id:sgtin:8801234."]})
     # Key rotation: bwm adds a second key, then retires it.
     spare = private_key("bwm-2")
     c.post("bwm", "key.add", {"party": "bwm", "key": key_object(spare)})

@@ -47,19 +47,28 @@ class Ctx:
                 "role or let a party that has it sign",
             )
 
-    def existing(self, lot_id: str) -> Lot:
+    def existing(self, lot_id: str, *, custody: bool = True) -> Lot:
         """The touched lot, checked: it exists, ``prev`` names its head, time does not go back.
+
+        A lot the actor neither holds nor has in transit to it is, to the actor, a lot that
+        does not exist (spec §9.1): every refusal about it is the ``unknown_lot`` of a missing
+        lot, byte for byte, so a refusal never tells a party about another company's lot.
+        ``custody=False`` (a lab's assay, an auditor's attestation) lets the actor act on such
+        a lot when its ``prev`` and time are right.
 
         Raises:
             RuleViolation: ``unknown_lot``, ``stale_head`` or ``bad_time``.
         """
         lot = self.view.lot(lot_id)
         if lot is None:
-            raise fail(
-                "unknown_lot",
-                f"there is no lot {lot_id!r}: check the id, or create it "
-                "first (lot.create or as a lot.transform output)",
-            )
+            raise self.no_lot(lot_id)
+        mine = lot.custodian == self.ev.actor or lot.transit_to == self.ev.actor
+        if not mine and (
+            custody
+            or self.ev.prev.get(lot_id) != lot.head
+            or (parse_time(self.ev.time) < parse_time(lot.time))
+        ):
+            raise self.no_lot(lot_id)
         head = self.ev.prev.get(lot_id)
         if head is None:
             raise fail(
@@ -80,6 +89,15 @@ class Ctx:
                 f"latest event on lot {lot_id!r}: a lot's events never go back in time",
             )
         return lot
+
+    def no_lot(self, lot_id: str) -> RuleViolation:
+        """The refusal for a lot that does not exist, or that the actor may not see."""
+        return fail(
+            "unknown_lot",
+            f"there is no lot {lot_id!r} that {self.ev.actor!r} may act on: check the id; a "
+            "lot is made by lot.create or as a lot.transform output, and only its custodian, "
+            "or the party it is shipped to, may act on it",
+        )
 
     def custodian(self, lot: Lot) -> None:
         """``not_custodian`` unless the actor holds ``lot``; ``in_transit`` while it travels."""
@@ -106,6 +124,14 @@ class Ctx:
         return new
 
     def absent(self, lot_id: str) -> None:
-        """``lot_exists`` when a lot to be created is already in the ledger."""
+        """``forbidden`` when a lot to be created is under another party's lot-id prefix
+        (spec §4.4); ``lot_exists`` when it is already in the ledger."""
+        for prefix, owner in self.view.prefix_claims().items():
+            if lot_id.startswith(prefix) and owner != self.ev.actor:
+                raise fail(
+                    "forbidden",
+                    f"lot id {lot_id!r} is under the prefix {prefix!r} that party {owner!r} "
+                    "owns: create lots under your own prefix",
+                )
         if self.view.lot(lot_id) is not None:
             raise fail("lot_exists", f"lot {lot_id!r} already exists: choose a new lot id")

@@ -48,7 +48,14 @@ def _genesis_key(ev: SignedEvent, seq: int) -> Key:
         )
     for k in ev.body["keys"]:
         if k["kid"] == ev.kid:
-            return Key(ev.kid, ev.actor, keys.b64url_decode(k["pub"]), seq)
+            return Key(
+                ev.kid,
+                ev.actor,
+                keys.b64url_decode(k["pub"]),
+                seq,
+                added_by=ev.kid,
+                added_time=ev.time,
+            )
     raise fail(
         "unknown_key",
         f"kid {ev.kid} is not among the keys the genesis event registers: sign it with one of them",
@@ -106,7 +113,9 @@ def _new_key(c: Ctx, k: Any, party: str, path: str) -> None:
             "invalid_event",
             f"{path}: key {k['kid']} is already registered; generate a new key pair for this party",
         )
-    c.delta.keys[k["kid"]] = Key(k["kid"], party, pub, c.seq)
+    c.delta.keys[k["kid"]] = Key(
+        k["kid"], party, pub, c.seq, added_by=c.ev.kid, added_time=c.ev.time
+    )
 
 
 def _party_register(c: Ctx) -> None:
@@ -150,15 +159,64 @@ def _key_revoke(c: Ctx) -> None:
             "key_revoked",
             f"key {b['kid']} was already revoked at log index {key.revoked_seq}; nothing to do",
         )
-    c.delta.keys[key.kid] = dataclasses.replace(
-        key, revoked_seq=c.seq, compromised_since=b.get("compromised_since")
-    )
+    since = b.get("compromised_since")
+    revoked = dataclasses.replace(key, revoked_seq=c.seq, compromised_since=since)
+    c.delta.keys[key.kid] = revoked
+    if since is not None:
+        _revoke_descendants(c, revoked)
+
+
+def _revoke_descendants(c: Ctx, compromised: Key) -> None:
+    """Revoke, with a key revoked as compromised, every key it added after its compromise
+    point, and transitively every key those added (spec §4.3): whoever held the key could have
+    added them, back-dated or not."""
+    todo = [compromised]
+    while todo:
+        parent = todo.pop()
+        for child in c.view.keys_added_by(parent.kid):
+            child = c.delta.keys.get(child.kid, child)
+            if child.kid == parent.kid or child.revoked_with is not None:
+                continue
+            if child.added_time is None or not parent.compromised_at(
+                child.added_time, c.config.max_past_seconds
+            ):
+                continue
+            child = dataclasses.replace(
+                child,
+                revoked_seq=child.revoked_seq if child.revoked_seq is not None else c.seq,
+                revoked_with=compromised.kid,
+            )
+            c.delta.keys[child.kid] = child
+            todo.append(child)
+
+
+def _party_claim(c: Ctx) -> None:
+    """The operator confirms lot-id prefixes as a party's (spec §4.4): from then on no other
+    party may create a lot under them."""
+    c.require_role("operator")
+    b = c.body
+    party = c.view.party(b["party"])
+    if party is None:
+        raise fail("unknown_party", f"party {b['party']!r} is not registered: register it first")
+    claims = c.view.prefix_claims()
+    for i, prefix in enumerate(b["prefixes"]):
+        for other, owner in claims.items():
+            if owner != party.id and (prefix.startswith(other) or other.startswith(prefix)):
+                raise fail(
+                    "forbidden",
+                    f"body.prefixes[{i}]: {prefix!r} overlaps {other!r}, claimed by party "
+                    f"{owner!r}: a lot-id prefix belongs to one party; claim a longer or "
+                    "different prefix",
+                )
+    merged = tuple(sorted({*party.prefixes, *b["prefixes"]}))
+    c.delta.parties[party.id] = dataclasses.replace(party, prefixes=merged)
 
 
 _HANDLERS: dict[str, Callable[[Ctx], None]] = {
     "party.register": _party_register,
     "key.add": _key_add,
     "key.revoke": _key_revoke,
+    "party.claim": _party_claim,
     **LOT_HANDLERS,
 }
 
@@ -192,13 +250,21 @@ def apply(
             f"{ev.actor!r}: sign 'ltl/v1/event\\n' + JCS(envelope without sig) with it",
         )
     if now is not None:
-        limit = now + timedelta(seconds=config.max_future_seconds)
-        if parse_time(ev.time) > limit:
+        when = parse_time(ev.time)
+        if when > now + timedelta(seconds=config.max_future_seconds):
             raise fail(
                 "bad_time",
                 f"time {ev.time} is more than {config.max_future_seconds} s "
                 f"ahead of the ledger clock ({now.isoformat()}): fix the signer's clock "
                 "and re-sign",
+            )
+        back = config.max_past_seconds
+        if back is not None and when < now - timedelta(seconds=back):
+            raise fail(
+                "bad_time",
+                f"time {ev.time} is more than {back} s before the ledger clock "
+                f"({now.isoformat()}): events are signed when they happen, not back-dated; "
+                "sign it with the current time",
             )
     c = Ctx(view, ev, seq, config, Delta.empty())
     _HANDLERS[ev.type](c)

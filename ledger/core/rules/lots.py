@@ -227,7 +227,7 @@ def _check_conservation(
 
 def _assay(c: Ctx) -> None:
     b = c.body
-    lot = c.existing(b["lot"])
+    lot = c.existing(b["lot"], custody="lab" not in c.actor().roles)
     if lot.custodian != c.ev.actor and "lab" not in c.actor().roles:
         raise fail(
             "not_custodian",
@@ -256,7 +256,7 @@ def _adjust(c: Ctx) -> None:
 
 def _attest(c: Ctx) -> None:
     c.require_role("auditor")
-    c.touch(c.existing(c.body["lot"]))
+    c.touch(c.existing(c.body["lot"], custody=False))
 
 
 def _allocate(c: Ctx) -> None:

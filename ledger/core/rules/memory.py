@@ -44,6 +44,12 @@ class MemoryState:
     def credit(self, account: Account) -> Decimal:
         return self.credits.get(account, Decimal(0))
 
+    def keys_added_by(self, kid: str) -> list[Key]:
+        return [k for k in self.keys.values() if k.added_by == kid]
+
+    def prefix_claims(self) -> dict[str, str]:
+        return {pre: p.id for p in self.parties.values() for pre in p.prefixes}
+
     def is_genesis(self) -> bool:
         return self.size == 0
 

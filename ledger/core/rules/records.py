@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Protocol
 
 from .. import keys
-from ..values import CATEGORIES
+from ..values import CATEGORIES, parse_time
 
 __all__ = [
     "Account",
@@ -40,10 +41,12 @@ Shares = Mapping[str, Fraction]
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Tunable rule parameters (spec: tolerance 0.005 by default; clock skew 300 s)."""
+    """Tunable rule parameters (spec: tolerance 0.005 by default; clock skew 300 s; events dated
+    at most 86400 s before the ledger clock, ``None``: no limit, for importing history)."""
 
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
+    max_past_seconds: int | None = 86400
 
 
 def format_decimal(d: Decimal) -> str:
@@ -97,6 +100,8 @@ class Party:
     roles: frozenset[str]
     feoc: bool
     seq: int
+    #: the lot-id prefixes the operator confirmed as this party's (``party.claim``)
+    prefixes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,16 +111,31 @@ class Party:
             "roles": sorted(self.roles),
             "feoc": self.feoc,
             "seq": self.seq,
+            "prefixes": list(self.prefixes),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Party:
-        return cls(d["id"], d["name"], d["country"], frozenset(d["roles"]), d["feoc"], d["seq"])
+        return cls(
+            d["id"],
+            d["name"],
+            d["country"],
+            frozenset(d["roles"]),
+            d["feoc"],
+            d["seq"],
+            tuple(d.get("prefixes", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """A party key: valid from ``added_seq``; invalid from ``revoked_seq`` when set."""
+    """A party key: valid from ``added_seq``; invalid from ``revoked_seq`` when set.
+
+    ``added_by`` is the kid that signed the event registering it and ``added_time`` that event's
+    time. ``compromised_since`` is the time a revocation declared; ``revoked_with`` names the
+    compromised key this key was revoked with (spec §4.3: a key added by a compromised key after
+    the compromise point is compromised from its registration on).
+    """
 
     kid: str
     party: str
@@ -123,6 +143,9 @@ class Key:
     added_seq: int
     revoked_seq: int | None = None
     compromised_since: str | None = None
+    added_by: str | None = None
+    added_time: str | None = None
+    revoked_with: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +155,9 @@ class Key:
             "added_seq": self.added_seq,
             "revoked_seq": self.revoked_seq,
             "compromised_since": self.compromised_since,
+            "added_by": self.added_by,
+            "added_time": self.added_time,
+            "revoked_with": self.revoked_with,
         }
 
     @classmethod
@@ -143,7 +169,22 @@ class Key:
             d["added_seq"],
             d.get("revoked_seq"),
             d.get("compromised_since"),
+            d.get("added_by"),
+            d.get("added_time"),
+            d.get("revoked_with"),
         )
+
+    def compromised_at(self, time: str, window: int | None) -> bool:
+        """Whether an event this key signed at ``time`` counts as signed after its compromise:
+        every event of a key revoked with another; for a key revoked as compromised since ``t``,
+        every event dated at or after ``t - window`` (the ledger refuses events dated more than
+        ``window`` seconds before its clock, so every event appended after ``t`` qualifies)."""
+        if self.revoked_with is not None:
+            return True
+        if self.compromised_since is None:
+            return False
+        since = parse_time(self.compromised_since) - timedelta(seconds=window or 0)
+        return parse_time(time) >= since
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,6 +295,8 @@ class StateView(Protocol):
     def key(self, kid: str) -> Key | None: ...
     def lot(self, lot_id: str) -> Lot | None: ...
     def credit(self, account: Account) -> Decimal: ...
+    def keys_added_by(self, kid: str) -> list[Key]: ...
+    def prefix_claims(self) -> Mapping[str, str]: ...
     def is_genesis(self) -> bool: ...
 
 
