@@ -37,14 +37,17 @@ class RateLimiter:
             return True
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413 ``too_large``) anything over ``limit`` bytes."""
+async def read_body(request: Request, limit: int, hint: str = "send less") -> bytes:
+    """The request body, refusing (413 ``too_large``) anything over ``limit`` bytes.
+
+    The body is read as a stream and refused as soon as it passes the limit, so at most
+    ``limit`` bytes (plus one chunk) are ever held; a declared ``Content-Length`` over the limit
+    is refused before anything is read. ``hint`` ends the 413 detail (what to do).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HttpProblem(
-            "too_large",
-            f"the body of {declared} bytes is over the {limit}-byte "
-            "limit; send less (an event is at most 64 KiB, a batch at most its limit)",
+            "too_large", f"the body of {declared} bytes is over the {limit}-byte limit; {hint}"
         )
     chunks: list[bytes] = []
     size = 0
@@ -52,9 +55,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise HttpProblem(
-                    "too_large", f"the body is over the {limit}-byte limit; send less"
-                )
+                raise HttpProblem("too_large", f"the body is over the {limit}-byte limit; {hint}")
             chunks.append(chunk)
     except ClientDisconnect:
         raise HttpProblem("bad_request", "the client disconnected before the whole body") from None
