@@ -23,7 +23,7 @@ from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
-from .limits import RateLimiter
+from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
 
 __all__ = [
@@ -32,11 +32,14 @@ __all__ = [
     "Admin",
     "AppState",
     "Auth",
+    "BatchWriteAuth",
     "State",
     "WriteAuth",
+    "charge_writes",
     "check_actor",
     "get_state",
     "require",
+    "require_batch_writer",
     "require_writer",
     "view_of",
 ]
@@ -139,20 +142,56 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
 
 async def require_writer(request: Request, state: State) -> Principal:
-    """A valid token within its write rate limit."""
+    """A valid token with a write left in its bucket, taken: one event costs one write."""
     principal = authenticate(request, state)
-    if not state.writes.allow(principal.token_hash):
+    _refuse_over_rate(state.writes.take(principal.token_hash, 1), 1)
+    return principal
+
+
+async def require_batch_writer(request: Request, state: State) -> Principal:
+    """A valid token with at least one write left in its bucket (nothing taken yet: the batch
+    route charges its events with :func:`charge_writes` once it has counted them). A token
+    with an empty bucket is refused before its body is read."""
+    principal = authenticate(request, state)
+    _refuse_over_rate(state.writes.wait(principal.token_hash, 1), 1)
+    return principal
+
+
+def charge_writes(state: AppState, principal: Principal, events: int) -> None:
+    """Take one write per event of a batch (at least one) from the token's bucket, all or
+    none, BEFORE anything is applied: a batch over the remaining allowance is refused whole.
+
+    Raises:
+        HttpProblem: ``rate_limited`` with ``Retry-After`` the seconds until the batch would
+            fit; ``too_large`` when it never can (more events than the bucket holds).
+    """
+    cost = max(1, events)
+    if cost > state.writes.burst:
+        raise HttpProblem(
+            "too_large",
+            f"a batch of {events} events is over this server's write burst of "
+            f"{state.writes.burst:.0f} events per token, so it can never be accepted: split it "
+            f"into batches of at most {state.writes.burst:.0f}",
+        )
+    _refuse_over_rate(state.writes.take(principal.token_hash, cost), cost)
+
+
+def _refuse_over_rate(wait: float, cost: int) -> None:
+    if wait > 0.0:
+        after = retry_after(wait)
+        what = "an event" if cost == 1 else f"a batch of {cost} events"
         raise HttpProblem(
             "rate_limited",
-            "write rate limit exceeded for this token; slow down and retry after a second",
-            headers={"Retry-After": "1"},
+            f"write rate limit exceeded for this token ({what} costs {cost} "
+            f"write{'s' if cost > 1 else ''}); nothing was applied: retry after {after} s",
+            headers={"Retry-After": after},
         )
-    return principal
 
 
 Auth = Annotated[Principal, Depends(require())]
 Admin = Annotated[Principal, Depends(require("admin"))]
 WriteAuth = Annotated[Principal, Depends(require_writer)]
+BatchWriteAuth = Annotated[Principal, Depends(require_batch_writer)]
 
 
 def view_of(state: AppState, principal: Principal) -> dict[str, int | None] | None:

@@ -33,7 +33,16 @@ from ledger.errors import LedgerError
 
 from ..body import RawJson, StrictJson
 from ..convert import b64
-from ..deps import PROBLEMS, Auth, State, WriteAuth, check_actor, view_of
+from ..deps import (
+    PROBLEMS,
+    Auth,
+    BatchWriteAuth,
+    State,
+    WriteAuth,
+    charge_writes,
+    check_actor,
+    view_of,
+)
 from ..problems import HttpProblem, problem, status_of
 
 __all__ = ["BATCH_BODY", "EVENT_BODY", "router"]
@@ -120,7 +129,7 @@ async def post_event(
     summary="Append up to 1000 signed events, each accepted or refused on its own, in order",
 )
 async def post_batch(
-    state: State, principal: WriteAuth, doc: Annotated[Any, Depends(BATCH_BODY)]
+    state: State, principal: BatchWriteAuth, doc: Annotated[Any, Depends(BATCH_BODY)]
 ) -> BatchOut:
     if not isinstance(doc, dict) or set(doc) != {"events"} or not isinstance(doc["events"], list):
         raise HttpProblem("bad_request", 'send {"events": [signed event, ...]}')
@@ -128,6 +137,8 @@ async def post_batch(
         raise HttpProblem(
             "too_large", f"at most {state.settings.max_batch_events} events per batch; split it"
         )
+    # one write per event, the whole batch or nothing, before any event is applied
+    charge_writes(state, principal, len(doc["events"]))
     items: list[BatchItem | None] = []
     valid = []
     for obj in doc["events"]:
