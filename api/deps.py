@@ -10,9 +10,8 @@ like a lot that does not exist, so partners cannot probe for other companies' lo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,7 +27,6 @@ from .problems import HttpProblem
 
 __all__ = [
     "PROBLEMS",
-    "TOKEN_CACHE_SECONDS",
     "Admin",
     "AppState",
     "Auth",
@@ -43,8 +41,6 @@ __all__ = [
     "require_writer",
     "view_of",
 ]
-
-TOKEN_CACHE_SECONDS = 30.0
 
 #: Problem answers for OpenAPI: the body is a ``Problem`` served as application/problem+json
 #: (FastAPI also lists the model under application/json; the ``model`` keeps it in
@@ -68,7 +64,6 @@ class AppState:
     settings: Settings
     writes: RateLimiter
     auth_failures: RateLimiter
-    tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     attest_key: Ed25519PrivateKey | None = None
     attest_did: str | None = None
 
@@ -102,29 +97,21 @@ def authenticate(request: Request, state: AppState) -> Principal:
             "(`ledger token create --party ID --role ROLE`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = token.strip()
-    cached = state.tokens.get(token)
-    now = time.monotonic()
-    principal = cached[0] if cached is not None and cached[1] > now else None
+    # looked up in the database on EVERY request (one primary-key read, no cache): a token
+    # revoked by any server or by the command line fails from the next request on, everywhere
+    principal = state.ledger.principal(token.strip())
     if principal is None:
-        principal = state.ledger.principal(token)
-        if principal is None:
-            if not state.auth_failures.allow(_client(request)):
-                raise HttpProblem(
-                    "rate_limited",
-                    "too many failed authentications; wait a minute",
-                    headers={"Retry-After": "60"},
-                )
+        if not state.auth_failures.allow(_client(request)):
             raise HttpProblem(
-                "unauthorized",
-                "unknown or revoked token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                "rate_limited",
+                "too many failed authentications; wait a minute",
+                headers={"Retry-After": "60"},
             )
-        if len(state.tokens) > 10_000:
-            state.tokens.clear()
-        # re-read from the database at most every TOKEN_CACHE_SECONDS, so a token revoked in
-        # the database stops working within that time
-        state.tokens[token] = (principal, now + TOKEN_CACHE_SECONDS)
+        raise HttpProblem(
+            "unauthorized",
+            "unknown or revoked token: ask the operator for a valid one",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return principal
 
 

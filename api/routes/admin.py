@@ -64,9 +64,7 @@ def revoke_token(
     principal: Admin,
     token_id: Annotated[str, Path(pattern=f"^{HASH_RE.pattern}$")],
 ) -> Response:
+    # every server reads the token on every request: the next one with it fails, anywhere
     if not state.ledger.revoke_token(token_id):
         raise HttpProblem("not_found", f"no live token {token_id[:16]}…")
-    for token, (cached, _) in list(state.tokens.items()):  # effective at once, here
-        if cached.token_hash == token_id:
-            del state.tokens[token]
     return Response(status_code=204)
