@@ -57,8 +57,9 @@ class RateLimiter:
 
 
 def retry_after(seconds: float) -> str:
-    """A ``Retry-After`` value: whole seconds, rounded up, at least 1."""
-    return str(max(1, math.ceil(seconds)))
+    """A ``Retry-After`` value: whole seconds, rounded up, at least 1 (at most a day: a bucket
+    that never refills, a zero rate or burst, says "much later" rather than failing)."""
+    return str(max(1, math.ceil(min(seconds, 86_400.0))))
 
 
 async def read_body(request: Request, limit: int, hint: str = "send less") -> bytes:

@@ -4,8 +4,10 @@ costs one write per event, and a batch over the token's remaining allowance is r
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from api.limits import RateLimiter, retry_after
 from tests.api.test_api import app_env, assert_problem
 
 
@@ -59,3 +61,15 @@ def test_invalid_events_in_a_batch_cost_their_write(tmp_path: Path) -> None:
         refused = e.post_event(e.create(), bwm)
         assert_problem(refused, 429, "rate_limited")
         assert int(refused.headers["retry-after"]) > 60  # 1 write per 1000 s
+
+
+def test_the_bucket_takes_all_or_nothing_and_says_how_long_to_wait() -> None:
+    bucket = RateLimiter(rate=2, burst=5)
+    assert bucket.take("t", 3) == 0.0
+    wait = bucket.take("t", 4)  # 2 left: nothing taken, 1 s until 4 are there
+    assert 0.9 < wait <= 1.0
+    assert bucket.wait("t", 2) == 0.0 and bucket.take("t", 2) == 0.0  # still 2: wait takes none
+    assert bucket.take("t", 6) == math.inf  # over the burst: never
+    assert bucket.take("other", 5) == 0.0  # per key
+    assert [retry_after(s) for s in (0.01, 1.0, 1.2, math.inf)] == ["1", "1", "2", "86400"]
+    assert RateLimiter(rate=0, burst=0).take("t") == math.inf
