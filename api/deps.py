@@ -10,9 +10,8 @@ like a lot that does not exist, so partners cannot probe for other companies' lo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -24,25 +23,25 @@ from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
-from .limits import RateLimiter
+from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
 
 __all__ = [
     "PROBLEMS",
-    "TOKEN_CACHE_SECONDS",
     "Admin",
     "AppState",
     "Auth",
+    "BatchWriteAuth",
     "State",
     "WriteAuth",
+    "charge_writes",
     "check_actor",
     "get_state",
     "require",
+    "require_batch_writer",
     "require_writer",
     "view_of",
 ]
-
-TOKEN_CACHE_SECONDS = 30.0
 
 #: Problem answers for OpenAPI: the body is a ``Problem`` served as application/problem+json
 #: (FastAPI also lists the model under application/json; the ``model`` keeps it in
@@ -66,7 +65,6 @@ class AppState:
     settings: Settings
     writes: RateLimiter
     auth_failures: RateLimiter
-    tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     attest_key: Ed25519PrivateKey | None = None
     attest_did: str | None = None
 
@@ -100,29 +98,21 @@ def authenticate(request: Request, state: AppState) -> Principal:
             "(`ledger token create --party ID --role ROLE`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = token.strip()
-    cached = state.tokens.get(token)
-    now = time.monotonic()
-    principal = cached[0] if cached is not None and cached[1] > now else None
+    # looked up in the database on EVERY request (one primary-key read, no cache): a token
+    # revoked by any server or by the command line fails from the next request on, everywhere
+    principal = state.ledger.principal(token.strip())
     if principal is None:
-        principal = state.ledger.principal(token)
-        if principal is None:
-            if not state.auth_failures.allow(_client(request)):
-                raise HttpProblem(
-                    "rate_limited",
-                    "too many failed authentications; wait a minute",
-                    headers={"Retry-After": "60"},
-                )
+        if not state.auth_failures.allow(_client(request)):
             raise HttpProblem(
-                "unauthorized",
-                "unknown or revoked token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                "rate_limited",
+                "too many failed authentications; wait a minute",
+                headers={"Retry-After": "60"},
             )
-        if len(state.tokens) > 10_000:
-            state.tokens.clear()
-        # re-read from the database at most every TOKEN_CACHE_SECONDS, so a token revoked in
-        # the database stops working within that time
-        state.tokens[token] = (principal, now + TOKEN_CACHE_SECONDS)
+        raise HttpProblem(
+            "unauthorized",
+            "unknown or revoked token: ask the operator for a valid one",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return principal
 
 
@@ -140,20 +130,56 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
 
 async def require_writer(request: Request, state: State) -> Principal:
-    """A valid token within its write rate limit."""
+    """A valid token with a write left in its bucket, taken: one event costs one write."""
     principal = authenticate(request, state)
-    if not state.writes.allow(principal.token_hash):
+    _refuse_over_rate(state.writes.take(principal.token_hash, 1), 1)
+    return principal
+
+
+async def require_batch_writer(request: Request, state: State) -> Principal:
+    """A valid token with at least one write left in its bucket (nothing taken yet: the batch
+    route charges its events with :func:`charge_writes` once it has counted them). A token
+    with an empty bucket is refused before its body is read."""
+    principal = authenticate(request, state)
+    _refuse_over_rate(state.writes.wait(principal.token_hash, 1), 1)
+    return principal
+
+
+def charge_writes(state: AppState, principal: Principal, events: int) -> None:
+    """Take one write per event of a batch (at least one) from the token's bucket, all or
+    none, BEFORE anything is applied: a batch over the remaining allowance is refused whole.
+
+    Raises:
+        HttpProblem: ``rate_limited`` with ``Retry-After`` the seconds until the batch would
+            fit; ``too_large`` when it never can (more events than the bucket holds).
+    """
+    cost = max(1, events)
+    if cost > state.writes.burst:
+        raise HttpProblem(
+            "too_large",
+            f"a batch of {events} events is over this server's write burst of "
+            f"{state.writes.burst:.0f} events per token, so it can never be accepted: split it "
+            f"into batches of at most {state.writes.burst:.0f}",
+        )
+    _refuse_over_rate(state.writes.take(principal.token_hash, cost), cost)
+
+
+def _refuse_over_rate(wait: float, cost: int) -> None:
+    if wait > 0.0:
+        after = retry_after(wait)
+        what = "an event" if cost == 1 else f"a batch of {cost} events"
         raise HttpProblem(
             "rate_limited",
-            "write rate limit exceeded for this token; slow down and retry after a second",
-            headers={"Retry-After": "1"},
+            f"write rate limit exceeded for this token ({what} costs {cost} "
+            f"write{'s' if cost > 1 else ''}); nothing was applied: retry after {after} s",
+            headers={"Retry-After": after},
         )
-    return principal
 
 
 Auth = Annotated[Principal, Depends(require())]
 Admin = Annotated[Principal, Depends(require("admin"))]
 WriteAuth = Annotated[Principal, Depends(require_writer)]
+BatchWriteAuth = Annotated[Principal, Depends(require_batch_writer)]
 
 
 def view_of(state: AppState, principal: Principal) -> PartnerView | None:

@@ -1,12 +1,14 @@
 """RFC 9457 problem+json: the ONE place where errors become HTTP responses.
 
-Every refusal carries ``code`` (a spec §4 code, or ``unauthorized``, ``not_found``,
-``too_large``, ``rate_limited``) and a ``detail`` that says what to do.
+Every refusal carries ``code`` (a spec §4 code, or one of spec §11.2: ``unauthorized``,
+``not_found``, ``too_large``, ``unsupported_media_type``, ``rate_limited``, ...) and a ``detail``
+that says what to do.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
 
-__all__ = ["HttpProblem", "install", "problem", "status_of"]
+__all__ = ["HttpProblem", "install", "problem", "status_of", "validation_detail"]
 
 PROBLEM_TYPE = "https://ltl.example/problems/"
 logger = logging.getLogger("ltl.api")
@@ -43,6 +45,7 @@ STATUS: dict[str, int] = {
     "unauthorized": 401,
     "not_found": 404,
     "too_large": 413,
+    "unsupported_media_type": 415,
     "rate_limited": 429,
     "bad_request": 400,
     "bad_proof": 400,
@@ -74,6 +77,15 @@ class HttpProblem(Exception):
 
 def status_of(code: str) -> int:
     return STATUS.get(code, 400)
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> str:
+    """The ``detail`` of a validation failure: where and what, for at most five errors."""
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(x) for x in (*prefix, *err.get("loc", ())))
+        parts.append(f"{where}: {err.get('msg')}")
+    return "; ".join(parts) or "invalid request"
 
 
 def problem(code: str, detail: str, *, instance: str | None = None) -> dict[str, Any]:
@@ -149,11 +161,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors()[:5]:
-            where = ".".join(str(x) for x in err.get("loc", ()))
-            parts.append(f"{where}: {err.get('msg')}")
-        return _response("bad_request", "; ".join(parts) or "invalid request", request)
+        return _response("bad_request", validation_detail(exc.errors()), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -161,6 +169,7 @@ def install(app: FastAPI) -> None:
             404: "not_found",
             401: "unauthorized",
             413: "too_large",
+            415: "unsupported_media_type",
             429: "rate_limited",
             403: "forbidden",
             405: "method_not_allowed",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from ledger.client.models import HealthOut, TokenIn, TokenInfo, TokenList, TokenOut
 from ledger.core.values import HASH_RE
 
+from ..body import ModelJson
 from ..deps import PROBLEMS, Admin, State
 from ..problems import HttpProblem
 
-__all__ = ["router"]
+__all__ = ["TOKEN_BODY", "router"]
 
 router = APIRouter(tags=["admin"])
+TOKEN_BODY = ModelJson(TokenIn, limit=4096, hint='send {"party": <party id>, "role": <role>}')
 
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness and log size (no token)")
@@ -27,9 +29,12 @@ def health(state: State) -> HealthOut:
     response_model=TokenOut,
     status_code=201,
     responses=PROBLEMS,
+    openapi_extra=TOKEN_BODY.openapi,
     summary="Issue a token (admin only); the token is shown once",
 )
-def new_token(body: TokenIn, state: State, principal: Admin) -> TokenOut:
+def new_token(
+    state: State, principal: Admin, body: Annotated[TokenIn, Depends(TOKEN_BODY)]
+) -> TokenOut:
     token = state.ledger.create_token(body.party, body.role)
     return TokenOut(token=token, party=body.party, role=body.role)
 
@@ -59,9 +64,7 @@ def revoke_token(
     principal: Admin,
     token_id: Annotated[str, Path(pattern=f"^{HASH_RE.pattern}$")],
 ) -> Response:
+    # every server reads the token on every request: the next one with it fails, anywhere
     if not state.ledger.revoke_token(token_id):
         raise HttpProblem("not_found", f"no live token {token_id[:16]}…")
-    for token, (cached, _) in list(state.tokens.items()):  # effective at once, here
-        if cached.token_hash == token_id:
-            del state.tokens[token]
     return Response(status_code=204)

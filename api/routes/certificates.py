@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -15,12 +15,22 @@ from ledger.client.models import CertificateIn, VerifyIn, VerifyOut
 from ledger.core.keys import Ed25519PrivateKey
 from ledger.service.tokens import Principal
 
+from ..body import ModelJson
 from ..deps import PROBLEMS, AppState, Auth, State, view_of
 from ..problems import HttpProblem
 
-__all__ = ["router"]
+__all__ = ["ISSUE_BODY", "VERIFY_BODY", "router"]
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
+
+ISSUE_BODY = ModelJson(CertificateIn, limit=64 * 1024, hint="a certificate request is small")
+#: a credential with its bundle: as large as a batch may be (the largest body this server
+#: reads); larger bundles are verified offline (``ledger certificate verify``)
+VERIFY_BODY = ModelJson(
+    VerifyIn,
+    limit=lambda state: state.settings.max_batch_bytes,
+    hint="verify a certificate with a bundle this large offline (`ledger certificate verify`)",
+)
 
 
 def _key(state: AppState) -> Ed25519PrivateKey:
@@ -37,9 +47,12 @@ def _key(state: AppState) -> Ed25519PrivateKey:
     "",
     status_code=201,
     responses={**PROBLEMS, 503: PROBLEMS[400]},  # 503: no attestation key configured
+    openapi_extra=ISSUE_BODY.openapi,
     summary="Issue a recycled-content certificate (W3C VC, eddsa-jcs-2022)",
 )
-async def create(body: CertificateIn, state: State, principal: Auth) -> Any:
+async def create(
+    state: State, principal: Auth, body: Annotated[CertificateIn, Depends(ISSUE_BODY)]
+) -> Any:
     view = view_of(state, principal)
     if view is not None and view.get(body.lot, -1) is not None:
         # a partner certifies only lots of its own custody history
@@ -62,8 +75,9 @@ async def create(body: CertificateIn, state: State, principal: Auth) -> Any:
     summary="Verify a certificate (and recompute it from its bundle)",
     response_model=VerifyOut,
     responses={400: PROBLEMS[400], 413: PROBLEMS[413]},
+    openapi_extra=VERIFY_BODY.openapi,
 )
-async def verify(body: VerifyIn, state: State) -> Any:
+async def verify(state: State, body: Annotated[VerifyIn, Depends(VERIFY_BODY)]) -> Any:
     report = await run_in_threadpool(_verification, state, body.credential, body.bundle)
     return JSONResponse(report.to_json())
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,12 +32,21 @@ from ledger.core.values import (
 )
 from ledger.errors import LedgerError
 
+from ..body import RawJson, StrictJson
 from ..convert import b64
-from ..deps import PROBLEMS, Auth, State, WriteAuth, check_actor, view_of
-from ..limits import read_body
+from ..deps import (
+    PROBLEMS,
+    Auth,
+    BatchWriteAuth,
+    State,
+    WriteAuth,
+    charge_writes,
+    check_actor,
+    view_of,
+)
 from ..problems import HttpProblem, problem, status_of
 
-__all__ = ["router"]
+__all__ = ["BATCH_BODY", "EVENT_BODY", "router"]
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -63,37 +72,33 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
         "sig": {"type": "string", "pattern": f"^{SIG_RE.pattern}$"},
     },
 }
-_EVENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
-    }
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "additionalProperties": False,
+    "properties": {
+        "events": {
+            "type": "array",
+            # the limit is a setting (max_batch_events, default 1000; more is a 413), so it is
+            # not a maxItems here. Items are not constrained either: each is validated on its
+            # own and a bad one gets its problem in the results, not a 4xx for the whole batch.
+            "description": "signed event envelopes (spec §3), applied in order",
+            "items": {},
+        }
+    },
 }
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["events"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "events": {
-                            "type": "array",
-                            # the limit is a setting (max_batch_events, default 1000; more is a
-                            # 413), so it is not a maxItems here. Items are not constrained
-                            # either: each is validated on its own and a bad one gets its problem
-                            # in the results, not a 4xx for the whole batch.
-                            "description": "signed event envelopes (spec §3), applied in order",
-                            "items": {},
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
+EVENT_BODY = RawJson(
+    limit=canonical.MAX_EVENT_BYTES,
+    schema=_ENVELOPE_SCHEMA,
+    hint="an event is at most 65536 bytes (spec §2.1)",
+)
+BATCH_BODY = StrictJson(
+    limit=lambda state: state.settings.max_batch_bytes,
+    schema=_BATCH_SCHEMA,
+    hint="split the batch",
+    code="invalid_event",
+    allow_floats=False,
+)
 
 
 @router.post(
@@ -104,11 +109,12 @@ _BATCH_BODY = {
         200: {"model": ReceiptOut, "description": "the same event again (idempotent)"},
         **PROBLEMS,
     },
-    openapi_extra=_EVENT_BODY,
+    openapi_extra=EVENT_BODY.openapi,
     summary="Append one signed event",
 )
-async def post_event(request: Request, state: State, principal: WriteAuth) -> Any:
-    body = await read_body(request, canonical.MAX_EVENT_BYTES)
+async def post_event(
+    state: State, principal: WriteAuth, body: Annotated[bytes, Depends(EVENT_BODY)]
+) -> Any:
     ev = parse_event(body)
     check_actor(principal, ev.actor)
     receipt: Receipt = await asyncio.wrap_future(state.ledger.submit(ev))
@@ -120,19 +126,20 @@ async def post_event(request: Request, state: State, principal: WriteAuth) -> An
     "/batch",
     response_model=BatchOut,
     responses=PROBLEMS,
-    openapi_extra=_BATCH_BODY,
+    openapi_extra=BATCH_BODY.openapi,
     summary="Append up to 1000 signed events, each accepted or refused on its own, in order",
 )
-async def post_batch(request: Request, state: State, principal: WriteAuth) -> BatchOut:
-    limit = state.settings.max_batch_bytes
-    raw = await read_body(request, limit)
-    doc = canonical.loads(raw, max_bytes=limit)
+async def post_batch(
+    state: State, principal: BatchWriteAuth, doc: Annotated[Any, Depends(BATCH_BODY)]
+) -> BatchOut:
     if not isinstance(doc, dict) or set(doc) != {"events"} or not isinstance(doc["events"], list):
         raise HttpProblem("bad_request", 'send {"events": [signed event, ...]}')
     if len(doc["events"]) > state.settings.max_batch_events:
         raise HttpProblem(
             "too_large", f"at most {state.settings.max_batch_events} events per batch; split it"
         )
+    # one write per event, the whole batch or nothing, before any event is applied
+    charge_writes(state, principal, len(doc["events"]))
     items: list[BatchItem | None] = []
     valid = []
     for obj in doc["events"]:

@@ -202,11 +202,14 @@ def main() -> None:
     try:
         _wait(f"{url}/healthz", server)
         auth = {"Authorization": f"Bearer {token}"}
+        json_auth = {**auth, "Content-Type": "application/json"}
         for ev in (
             register("operator", ["operator"], OPERATOR),
             register("bwm", ["recycler", "producer"], RECYCLER),
         ):
-            httpx.post(f"{url}/v1/events", content=ev.canonical, headers=auth).raise_for_status()
+            httpx.post(
+                f"{url}/v1/events", content=ev.canonical, headers=json_auth
+            ).raise_for_status()
         ours = _wrk(url, "/v1/events", bodies, token, args.seconds, args.connections)
         size_after_single = httpx.get(f"{url}/healthz").json()["size"]
         # batch ingest: fresh events (the single-event run used a prefix of the file)
