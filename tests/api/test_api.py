@@ -147,6 +147,9 @@ def app_env(url: str, **settings: Any) -> Iterator[Env]:
         env.admin = create_token(led.store, "operator", "admin")
         env.certificate, _ = led.issue_certificate(ENCLOSURE, issuer_key=private_key("attest"))
         yield env
+        # whatever the test posted, accepted or refused, the database re-derives from its log
+        report = led.fsck()
+        assert report.ok, report.to_text()
 
 
 @pytest.fixture
