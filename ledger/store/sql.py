@@ -54,6 +54,7 @@ from .models import (
     EventLotRow,
     EventRow,
     KeyRow,
+    LogMetaRow,
     LotRow,
     NodeRow,
     PartyEventRow,
@@ -83,6 +84,7 @@ _CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 _CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
 _CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
 _TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
+_LOG_META: Table = LogMetaRow.__table__  # type: ignore[attr-defined]
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
@@ -153,6 +155,7 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
     _CERTIFICATES: tuple(f.name for f in dataclasses.fields(CertificateRecord)),
     _CREDITS: ("party", "site", "element", "category", "balance"),  # Account + balance
+    _LOG_META: ("name", "value"),  # one item of the mapping ``log_meta()`` returns
 }
 for _table, _fields in _ROW_FIELDS.items():
     if _names(_table) != _fields:  # pragma: no cover - a model changed without its record
@@ -166,6 +169,9 @@ _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
 _SQL_TOKEN = _insert_sql(_TOKENS)
+_SQL_LOG_META = _insert_sql(_LOG_META)
+#: the tables that hold anything a ledger ever wrote (derived tables follow from events)
+_DATA_TABLES = (_EVENTS, _CHECKPOINTS, _TOKENS, _CERTIFICATES, _LOG_META)
 _SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
 
 
@@ -330,6 +336,12 @@ class _Reads:
         rows = self._query(_select(_CHECKPOINTS) + " ORDER BY size DESC LIMIT 1")
         return _checkpoint_record(rows[0]) if rows else None
 
+    def log_meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._query(_select(_LOG_META))}
+
+    def is_empty(self) -> bool:
+        return not any(self._query(f"SELECT 1 FROM {t.name} LIMIT 1") for t in _DATA_TABLES)
+
 
 class _Txn(_Reads):
     """The writer's transaction; every statement runs on one connection."""
@@ -375,6 +387,9 @@ class _Txn(_Reads):
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
         self._many(_SQL_CHECKPOINT, [(record.size, record.root, record.note, record.signed_at)])
+
+    def add_log_meta(self, values: Mapping[str, str]) -> None:
+        self._many(_SQL_LOG_META, list(values.items()))
 
 
 class SqlStore(_Reads):
