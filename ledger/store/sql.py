@@ -11,7 +11,8 @@ derived table is its key column, the record members copied into columns for filt
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` so a commit is fsync'd before it
 returns; PostgreSQL keeps its default ``synchronous_commit=on``. Writers are serialized across
 threads and processes: SQLite with ``BEGIN IMMEDIATE``, PostgreSQL with a transaction-scoped
-advisory lock. The schema comes only from the Alembic migration (``migrate``).
+advisory lock. The schema comes only from the Alembic migrations (``migrate``), which run under
+the same lock.
 """
 
 from __future__ import annotations
@@ -212,8 +213,16 @@ def _make_engine(url: str, *, writer: bool) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+#: Alembic's migration context is process-global: one migration at a time in this process
+_MIGRATION_LOCK = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent).
+
+    Concurrent first starts are safe: the migration runs in one transaction that holds the
+    writers' lock (PostgreSQL: the advisory lock, SQLite: ``BEGIN IMMEDIATE`` on the writer
+    engine), so one process migrates while the others wait and then find the schema at head.
 
     Raises:
         StorageError: the migration failed.
@@ -222,7 +231,12 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
     try:
-        with engine.begin() as conn:
+        with _MIGRATION_LOCK, engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # before Alembic reads the schema's version, so a waiter sees the winner's work
+                conn.execute(
+                    select(func.pg_advisory_xact_lock(bindparam("k"))), {"k": _ADVISORY_LOCK_ID}
+                )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as e:
