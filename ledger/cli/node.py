@@ -78,7 +78,7 @@ def init(
     try:
         ledger = open_ledger(settings)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     with ledger:
         if ledger.size() == 0:
             op_key = settings.load_key("operator")
@@ -114,7 +114,7 @@ def fsck(
     try:
         ledger = open_ledger(Settings())
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     with ledger:
         report = ledger.fsck()
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
@@ -136,7 +136,7 @@ def token_create(
         store = SqlStore(settings.database_url)
         token = create_token(store, party, role)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     store.close()
     typer.echo(f"token for {party} ({role}); store it now, it is not shown again:")
     typer.echo(token)
@@ -194,7 +194,7 @@ def serve(
     try:
         app_ = create_app(settings)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     if demo:
         from .demo import seed_demo
 

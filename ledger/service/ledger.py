@@ -29,6 +29,7 @@ from ..errors import LedgerError, NotFound
 from ..store.protocol import CertificateRecord, CheckpointRecord, Store, TokenRecord
 from . import bundles, provenance, tokens
 from .fsck import FsckReport, fsck
+from .identity import claim_database
 from .log import Log
 from .reads import Reads
 from .sources import source_for
@@ -47,6 +48,10 @@ class Ledger:
         config: rule configuration (mass tolerance, clock skew).
         clock: returns the current UTC time (tests pass a fixed clock).
         max_batch: most events committed in one group.
+
+    Raises:
+        LogKeyMismatch: the database's log is pinned to another log key or origin.
+        StorageError: the database failed.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class Ledger:
         clock: Callable[[], datetime] | None = None,
         max_batch: int = 2000,
     ) -> None:
+        claim_database(store, log_signer.verifier)
         self.store = store
         self.log_signer = log_signer
         self.origin = origin

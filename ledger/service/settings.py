@@ -120,11 +120,18 @@ def open_ledger(settings: Settings) -> Ledger:
 
     Raises:
         ExampleKeyRefused: example keys configured outside demo mode.
+        LogKeyMismatch: the database's log is signed with another log key or origin.
         LedgerError: a key is missing or unreadable; StorageError: the database.
     """
-    return Ledger(
-        SqlStore(settings.database_url),
-        log_signer=settings.log_signer(),
-        origin=settings.origin,
-        config=settings.rule_config(),
-    )
+    log_signer = settings.log_signer()
+    store = SqlStore(settings.database_url)
+    try:
+        return Ledger(
+            store,
+            log_signer=log_signer,
+            origin=settings.origin,
+            config=settings.rule_config(),
+        )
+    except BaseException:
+        store.close()
+        raise

@@ -22,6 +22,7 @@ Reproduce one failure with the ``curl`` line schemathesis prints; change ``SEED`
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,11 +47,12 @@ SEED = 20250601
 
 def _openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app factory produces (it does not depend on the data)."""
-    ledger = open_ledger("sqlite://")
-    try:
-        return create_app(Settings(origin=ORIGIN), ledger=ledger).openapi()
-    finally:
-        ledger.close()
+    with tempfile.TemporaryDirectory() as scratch:  # (an in-memory SQLite is one per connection)
+        ledger = open_ledger(f"sqlite:///{scratch}/openapi.db")
+        try:
+            return create_app(Settings(origin=ORIGIN), ledger=ledger).openapi()
+        finally:
+            ledger.close()
 
 
 DOCUMENT = _openapi_document()

@@ -1,17 +1,28 @@
 """An operator mistake must not weaken the log (issue 8 D), end to end with real processes:
-concurrent first starts, the pinned log key, and demo mode only on a database the demo made."""
+concurrent first starts and the pinned log key."""
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ledger.client.keyfile import save_private_key
+from ledger.core.checkpoint import Signer
 from ledger.core.keys import generate
-from tests.e2e.conftest import ServerProcess, server_env
+from tests.e2e.conftest import (
+    ORIGIN,
+    ServerProcess,
+    free_port,
+    run_cli,
+    server_env,
+    stored_events,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +66,61 @@ def test_servers_started_at_once_on_a_fresh_database_all_come_up(
             p.stop()
     for p in processes:
         assert "Traceback" not in p.stderr(), p.stderr()[-3000:]
+
+
+def _key_dir(path: Path) -> Signer:
+    """A key folder with a fresh log key; its signer."""
+    path.mkdir()
+    key = generate()
+    save_private_key(key, path / "log.pem")
+    return Signer(ORIGIN, key)
+
+
+def _serve(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ledger serve`` that must refuse to start (a server that starts times out: failure)."""
+    return run_cli(["serve", "--port", str(free_port()), *args], env, cwd, timeout=60)
+
+
+def _refused(result: subprocess.CompletedProcess[str], code: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.startswith(f"error: {code}: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def _tokens(db_url: str) -> int:
+    if db_url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(db_url[len("sqlite:///") :])) as db:
+            return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM tokens").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+# --------------------------------------------------------------------------- 10. the log key
+def test_init_and_serve_refuse_another_log_key(db_url: str, tmp_path: Path) -> None:
+    """Before, ``ledger init`` or ``ledger serve`` with another key folder signed the next
+    checkpoint of the same log with another key."""
+    first = _key_dir(tmp_path / "keys")
+    env = server_env(db_url, tmp_path / "keys")
+    done = run_cli(["init"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"log vkey {first.verifier.vkey}" in done.stdout
+
+    other = _key_dir(tmp_path / "other-keys")
+    other_env = server_env(db_url, tmp_path / "other-keys")
+    for result in (run_cli(["init"], other_env, tmp_path), _serve(other_env, tmp_path)):
+        message = _refused(result, "log_key_mismatch")
+        assert first.verifier.vkey in message and other.verifier.vkey in message
+        assert "LEDGER_KEY_DIR" in message
+    renamed = _refused(
+        _serve({**env, "LEDGER_ORIGIN": "renamed.test/log"}, tmp_path), "log_key_mismatch"
+    )
+    assert "key name renamed.test/log" in renamed
+
+    fsck = run_cli(["fsck", "--json"], env, tmp_path)  # every checkpoint is the first key's
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert stored_events(db_url) == 1
