@@ -48,9 +48,12 @@ class Ledger:
         config: rule configuration (mass tolerance, clock skew).
         clock: returns the current UTC time (tests pass a fixed clock).
         max_batch: most events committed in one group.
+        demo: demo mode (the database must be empty or made in demo mode; see ``identity``).
 
     Raises:
         LogKeyMismatch: the database's log is pinned to another log key or origin.
+        DemoRefused, DemoDatabase: demo mode on a database demo mode did not make, or the
+            reverse.
         StorageError: the database failed.
     """
 
@@ -63,8 +66,9 @@ class Ledger:
         config: rules.RuleConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         max_batch: int = 2000,
+        demo: bool = False,
     ) -> None:
-        claim_database(store, log_signer.verifier)
+        claim_database(store, log_signer.verifier, demo=demo)
         self.store = store
         self.log_signer = log_signer
         self.origin = origin

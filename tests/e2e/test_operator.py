@@ -1,5 +1,5 @@
 """An operator mistake must not weaken the log (issue 8 D), end to end with real processes:
-concurrent first starts and the pinned log key."""
+concurrent first starts, the pinned log key, and demo mode only on a database the demo made."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ledger.core.keys import generate
 from tests.e2e.conftest import (
     ORIGIN,
     ServerProcess,
+    clean_env,
     free_port,
     run_cli,
     server_env,
@@ -123,4 +124,42 @@ def test_init_and_serve_refuse_another_log_key(db_url: str, tmp_path: Path) -> N
 
     fsck = run_cli(["fsck", "--json"], env, tmp_path)  # every checkpoint is the first key's
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert stored_events(db_url) == 1
+
+
+# --------------------------------------------------------------------------- 9. demo mode
+def test_serve_demo_refuses_a_live_database(db_url: str, tmp_path: Path) -> None:
+    """Before, ``ledger serve --demo`` on a live database minted an admin token (and printed
+    it) and signed checkpoints with the published example log key."""
+    _key_dir(tmp_path / "keys")
+    env = server_env(db_url, tmp_path / "keys")
+    assert run_cli(["init"], env, tmp_path).returncode == 0
+    for demo in (("--demo",), ()):  # the flag, or the setting
+        demo_env = env if demo else {**env, "LEDGER_DEMO": "1"}
+        result = _serve(demo_env, tmp_path, *demo)
+        message = _refused(result, "demo_refused")
+        assert "LEDGER_DATABASE_URL" in message
+        assert "token" not in result.stdout
+    assert _tokens(db_url) == 0 and stored_events(db_url) == 1
+
+
+def test_a_demo_database_is_refused_outside_demo_mode(db_url: str, tmp_path: Path) -> None:
+    _key_dir(tmp_path / "keys")
+    env = server_env(db_url, tmp_path / "keys")
+    made = run_cli(["init"], {**env, "LEDGER_DEMO": "1"}, tmp_path)  # demo mode makes it
+    assert made.returncode == 0, made.stderr
+    message = _refused(_serve(env, tmp_path), "demo_database")
+    assert "made in demo mode" in message and "ledger init" in message
+    _refused(run_cli(["init"], env, tmp_path), "demo_database")
+
+
+def test_demo_command_refuses_to_replace_a_ledger_it_did_not_make(tmp_path: Path) -> None:
+    """``ledger demo`` deletes and recreates ``WORKDIR/ledger.db``: never a real ledger."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    _key_dir(tmp_path / "keys")
+    db_url = f"sqlite:///{workdir / 'ledger.db'}"
+    assert run_cli(["init"], server_env(db_url, tmp_path / "keys"), tmp_path).returncode == 0
+    result = run_cli(["demo", "--workdir", str(workdir)], clean_env(), tmp_path)
+    assert "another --workdir" in _refused(result, "demo_refused")
     assert stored_events(db_url) == 1

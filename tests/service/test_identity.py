@@ -1,5 +1,5 @@
-"""What a database is (issue 8 D, finding 10), on both databases: the log key pinned at the
-first open."""
+"""What a database is (issue 8 D, findings 9 and 10), on both databases: the log key pinned at
+the first open, and demo mode only on a database demo mode made."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import pytest
 from ledger.core.checkpoint import Signer
 from ledger.errors import LedgerError
 from ledger.service import Ledger
-from ledger.service.identity import LOG_VKEY, LogKeyMismatch
+from ledger.service.identity import (
+    DEMO,
+    LOG_VKEY,
+    DemoDatabase,
+    DemoRefused,
+    LogKeyMismatch,
+)
+from ledger.store.protocol import TokenRecord
 from ledger.store.sql import SqlStore
 from tests.support.ledgers import NOW, ORIGIN, log_signer, open_ledger, scenario_ledger, tamper
 from tests.support.scenario import private_key
@@ -19,20 +26,20 @@ OTHER_KEY = Signer(ORIGIN, private_key("another log key"))
 OTHER_ORIGIN = Signer("another.test/log", private_key("log"))  # the same key, another name
 
 
-def _open(url: str, signer: Signer) -> Ledger:
+def _open(url: str, signer: Signer, *, demo: bool = False) -> Ledger:
     store = SqlStore(url)
     try:
-        return Ledger(store, log_signer=signer, origin=signer.name, clock=lambda: NOW)
+        return Ledger(store, log_signer=signer, origin=signer.name, clock=lambda: NOW, demo=demo)
     except LedgerError:
         store.close()
         raise
 
 
-def _refused(url: str, signer: Signer, error: type[LedgerError]) -> str:
+def _refused(url: str, signer: Signer, error: type[LedgerError], *, demo: bool = False) -> str:
     store = SqlStore(url)
     try:
         with pytest.raises(error) as refused:
-            Ledger(store, log_signer=signer, origin=signer.name)
+            Ledger(store, log_signer=signer, origin=signer.name, demo=demo)
     finally:
         store.close()
     return refused.value.message
@@ -118,3 +125,38 @@ def test_first_opens_racing_with_different_keys_pin_exactly_one(db_url: str) -> 
         t.join(timeout=60)
     assert len(opened) == 1 and refused == ["log_key_mismatch"] * 2
     assert _meta(db_url) == {LOG_VKEY: opened[0].verifier.vkey}
+
+
+# --------------------------------------------------------------------------- 9. demo mode
+def test_demo_mode_refuses_a_database_it_did_not_make(db_url: str) -> None:
+    """Before, demo mode opened (and ``serve --demo`` minted an admin token on) any database."""
+    with scenario_ledger(db_url):
+        pass
+    message = _refused(db_url, log_signer(), DemoRefused, demo=True)
+    assert "demo mode did not make" in message and "LEDGER_DATABASE_URL" in message
+    assert DEMO not in _meta(db_url)
+
+
+def test_demo_mode_refuses_a_database_holding_only_tokens(db_url: str) -> None:
+    store = SqlStore(db_url)
+    store.add_token(TokenRecord("h", "operator", "admin", "2026-01-01T00:00:00Z"))
+    store.close()
+    _refused(db_url, log_signer(), DemoRefused, demo=True)
+
+
+def test_demo_mode_refuses_an_unmarked_database_from_before_the_mark(db_url: str) -> None:
+    with _open(db_url, log_signer(), demo=True) as ledger:
+        ledger.checkpoint()
+        tamper(ledger.store, "DELETE FROM log_meta")
+    _refused(db_url, log_signer(), DemoRefused, demo=True)
+
+
+def test_demo_mode_marks_a_new_database_which_then_opens_only_in_demo_mode(
+    db_url: str,
+) -> None:
+    with _open(db_url, log_signer(), demo=True) as ledger:
+        assert set(ledger.store.log_meta()) == {LOG_VKEY, DEMO}
+    with _open(db_url, log_signer(), demo=True):
+        pass  # demo mode reopens its own database
+    message = _refused(db_url, log_signer(), DemoDatabase)
+    assert "made in demo mode" in message and "ledger init" in message
