@@ -78,7 +78,7 @@ def init(
     try:
         ledger = open_ledger(settings)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     with ledger:
         if ledger.size() == 0:
             op_key = settings.load_key("operator")
@@ -114,7 +114,7 @@ def fsck(
     try:
         ledger = open_ledger(Settings())
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     with ledger:
         report = ledger.fsck()
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
@@ -136,7 +136,7 @@ def token_create(
         store = SqlStore(settings.database_url)
         token = create_token(store, party, role)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     store.close()
     typer.echo(f"token for {party} ({role}); store it now, it is not shown again:")
     typer.echo(token)
@@ -194,7 +194,7 @@ def serve(
     try:
         app_ = create_app(settings)
     except LedgerError as e:
-        raise fail(e.message) from e
+        raise fail(str(e)) from e
     if demo:
         from .demo import seed_demo
 
@@ -248,16 +248,39 @@ def demo(
     raise typer.Exit(0 if result.ok else 1)
 
 
+def _refuse_unless_demo(db: Path) -> None:
+    """``ledger demo`` replaces its database: only one that demo mode made (or an empty one)."""
+    from ..service.identity import DEMO, DemoRefused
+    from ..store.sql import SqlStore
+
+    try:
+        store = SqlStore(f"sqlite:///{db}")
+        try:
+            ours = DEMO in store.log_meta() or store.is_empty()
+        finally:
+            store.close()
+    except LedgerError as e:
+        raise fail(
+            f"{DemoRefused.code}: {db} cannot be read as a ledger database ({e}), and "
+            "`ledger demo` would delete it; choose another --workdir"
+        ) from e
+    if not ours:
+        raise fail(
+            f"{DemoRefused.code}: {db} holds a ledger that demo mode did not make, and "
+            "`ledger demo` would delete it; choose another --workdir"
+        )
+
+
 @contextmanager
 def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     """A fresh demo database with tokens, and a real server process on a free port."""
-    from ..service.settings import Settings
-    from ..service.tokens import create_token
-    from ..store.sql import SqlStore
+    from ..service.settings import Settings, open_ledger
     from .demo import demo_tokens
 
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "ledger.db"
+    if db.exists():
+        _refuse_unless_demo(db)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = {
@@ -269,9 +292,12 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     settings = Settings(
         database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]
     )
-    store = SqlStore(settings.database_url)
-    tokens = demo_tokens(lambda party, role: create_token(store, party, role))
-    store.close()
+    try:
+        ledger = open_ledger(settings)  # marks the new database as made in demo mode
+    except LedgerError as e:
+        raise fail(str(e)) from e
+    with ledger:
+        tokens = demo_tokens(ledger.create_token)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

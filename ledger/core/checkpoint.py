@@ -45,6 +45,7 @@ __all__ = [
     "Verifier",
     "Witness",
     "key_id",
+    "note_signers",
     "open_note",
     "sign_checkpoint",
     "sign_note",
@@ -421,6 +422,16 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
         names = sorted({f"{v.name}+{v.key_id.hex()}" for v in verifiers}) or ["(none given)"]
         raise CheckpointError(f"note has no valid signature by a trusted key ({', '.join(names)})")
     return Note(text, tuple(verified), tuple(sigs))
+
+
+def note_signers(note: str | bytes) -> tuple[NoteSignature, ...]:
+    """The signature lines of a note, each with its key name and key id; NOTHING is verified
+    (to say who signed a note that a trusted key did not).
+
+    Raises:
+        CheckpointError: the note is malformed.
+    """
+    return tuple(_parse_note(note)[1])
 
 
 def sign_note(text: str, signers: Sequence[Signer]) -> str:

@@ -29,6 +29,7 @@ from ..errors import LedgerError, NotFound
 from ..store.protocol import CertificateRecord, CheckpointRecord, Store, TokenRecord
 from . import bundles, provenance, tokens
 from .fsck import FsckReport, fsck
+from .identity import claim_database
 from .log import Log
 from .reads import Reads
 from .reindex import needs_reindex, reindex
@@ -48,6 +49,13 @@ class Ledger:
         config: rule configuration (mass tolerance, clock skew).
         clock: returns the current UTC time (tests pass a fixed clock).
         max_batch: most events committed in one group.
+        demo: demo mode (the database must be empty or made in demo mode; see ``identity``).
+
+    Raises:
+        LogKeyMismatch: the database's log is pinned to another log key or origin.
+        DemoRefused, DemoDatabase: demo mode on a database demo mode did not make, or the
+            reverse.
+        StorageError: the database failed.
     """
 
     def __init__(
@@ -59,7 +67,9 @@ class Ledger:
         config: rules.RuleConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         max_batch: int = 2000,
+        demo: bool = False,
     ) -> None:
+        claim_database(store, log_signer.verifier, demo=demo)
         self.store = store
         self.log_signer = log_signer
         self.origin = origin

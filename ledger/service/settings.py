@@ -1,6 +1,7 @@
 """The one settings class (pydantic-settings, env prefix ``LEDGER_``) and ledger opening.
 
-Example keys (``keys.example/``) are refused unless ``LEDGER_DEMO`` is true.
+Example keys (``keys.example/``) are refused unless ``LEDGER_DEMO`` is true; opening checks what
+the database is (``identity``: its pinned log key, and demo mode only on a demo database).
 """
 
 from __future__ import annotations
@@ -125,11 +126,21 @@ def open_ledger(settings: Settings) -> Ledger:
 
     Raises:
         ExampleKeyRefused: example keys configured outside demo mode.
+        LogKeyMismatch: the database's log is signed with another log key or origin.
+        DemoRefused, DemoDatabase: demo mode on a database demo mode did not make, or a
+            database demo mode made outside demo mode.
         LedgerError: a key is missing or unreadable; StorageError: the database.
     """
-    return Ledger(
-        SqlStore(settings.database_url),
-        log_signer=settings.log_signer(),
-        origin=settings.origin,
-        config=settings.rule_config(),
-    )
+    log_signer = settings.log_signer()
+    store = SqlStore(settings.database_url)
+    try:
+        return Ledger(
+            store,
+            log_signer=log_signer,
+            origin=settings.origin,
+            config=settings.rule_config(),
+            demo=settings.demo,
+        )
+    except BaseException:
+        store.close()
+        raise

@@ -1,9 +1,8 @@
 """Storage rows (SQLModel ``table=True``). They never leave ``ledger.store``.
 
-Append-only tables (database triggers refuse UPDATE and DELETE, see the Alembic migration):
-``events``, ``event_lots``, ``party_events``, ``nodes``, ``checkpoints``.
-Derived tables (rebuilt and compared by ``fsck``): ``parties``, ``keys``, ``lots``, ``credits``,
-``visibility``.
+Append-only tables (database triggers refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE; see
+the Alembic migrations): :data:`APPEND_ONLY_TABLES`. Derived tables (rebuilt and compared by
+``fsck``): ``parties``, ``keys``, ``lots``, ``credits``, ``visibility``.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ __all__ = [
     "EventLotRow",
     "EventRow",
     "KeyRow",
+    "LogMetaRow",
     "LotLinkRow",
     "LotRow",
     "LotStateRow",
@@ -173,6 +173,15 @@ class CertificateRow(SQLModel, table=True):
     issued_at: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class LogMetaRow(SQLModel, table=True):
+    """What the database records about itself, once per name (``log_vkey``: the log key pinned
+    when the ledger was first opened; ``demo``: the database was made in demo mode)."""
+
+    __tablename__ = "log_meta"
+    name: str = Field(sa_column=Column(Text, primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class TokenRow(SQLModel, table=True):
     """An API bearer token, stored only as its SHA-256."""
 
@@ -184,6 +193,7 @@ class TokenRow(SQLModel, table=True):
     revoked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
+#: Every table whose rows are never changed or removed (guarded by triggers in the database).
 APPEND_ONLY_TABLES = (
     "events",
     "event_lots",
@@ -194,4 +204,5 @@ APPEND_ONLY_TABLES = (
     "nodes",
     "checkpoints",
     "certificates",
+    "log_meta",
 )

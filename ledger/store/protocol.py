@@ -234,6 +234,15 @@ class StoreReads(Protocol):
         """Whether the visibility index has any row."""
         ...
 
+    def log_meta(self) -> dict[str, str]:
+        """What the database records about itself (``log_meta``), name -> value."""
+        ...
+
+    def is_empty(self) -> bool:
+        """True when no event, checkpoint, token, certificate or ``log_meta`` row was ever
+        written (a database only just created)."""
+        ...
+
 
 class WriteTxn(StoreReads, Protocol):
     """One atomic, serialized write transaction (all rows or none; durable on commit)."""
@@ -243,6 +252,10 @@ class WriteTxn(StoreReads, Protocol):
         ...
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None: ...
+
+    def add_log_meta(self, values: Mapping[str, str]) -> None:
+        """Record ``log_meta`` rows; each name is recorded once and never changed."""
+        ...
 
 
 class Store(StoreReads, Protocol):

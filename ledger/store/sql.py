@@ -11,7 +11,8 @@ derived table is its key column, the record members copied into columns for filt
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` so a commit is fsync'd before it
 returns; PostgreSQL keeps its default ``synchronous_commit=on``. Writers are serialized across
 threads and processes: SQLite with ``BEGIN IMMEDIATE``, PostgreSQL with a transaction-scoped
-advisory lock. The schema comes only from the Alembic migration (``migrate``).
+advisory lock. The schema comes only from the Alembic migrations (``migrate``), which run under
+the same lock.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .models import (
     EventLotRow,
     EventRow,
     KeyRow,
+    LogMetaRow,
     LotLinkRow,
     LotRow,
     LotStateRow,
@@ -92,6 +94,7 @@ _TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
 _LINKS: Table = LotLinkRow.__table__  # type: ignore[attr-defined]
 _STATES: Table = LotStateRow.__table__  # type: ignore[attr-defined]
 _VISIBILITY: Table = VisibilityRow.__table__  # type: ignore[attr-defined]
+_LOG_META: Table = LogMetaRow.__table__  # type: ignore[attr-defined]
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
@@ -165,6 +168,7 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
     _CERTIFICATES: tuple(f.name for f in dataclasses.fields(CertificateRecord)),
     _CREDITS: ("party", "site", "element", "category", "balance"),  # Account + balance
+    _LOG_META: ("name", "value"),  # one item of the mapping ``log_meta()`` returns
 }
 for _table, _fields in _ROW_FIELDS.items():
     if _names(_table) != _fields:  # pragma: no cover - a model changed without its record
@@ -181,6 +185,9 @@ _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
 _SQL_TOKEN = _insert_sql(_TOKENS)
+_SQL_LOG_META = _insert_sql(_LOG_META)
+#: the tables that hold anything a ledger ever wrote (derived tables follow from events)
+_DATA_TABLES = (_EVENTS, _CHECKPOINTS, _TOKENS, _CERTIFICATES, _LOG_META)
 _SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
 
 
@@ -224,8 +231,16 @@ def _make_engine(url: str, *, writer: bool) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+#: Alembic's migration context is process-global: one migration at a time in this process
+_MIGRATION_LOCK = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent).
+
+    Concurrent first starts are safe: the migration runs in one transaction that holds the
+    writers' lock (PostgreSQL: the advisory lock, SQLite: ``BEGIN IMMEDIATE`` on the writer
+    engine), so one process migrates while the others wait and then find the schema at head.
 
     Raises:
         StorageError: the migration failed.
@@ -234,7 +249,12 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
     try:
-        with engine.begin() as conn:
+        with _MIGRATION_LOCK, engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # before Alembic reads the schema's version, so a waiter sees the winner's work
+                conn.execute(
+                    select(func.pg_advisory_xact_lock(bindparam("k"))), {"k": _ADVISORY_LOCK_ID}
+                )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as e:
@@ -375,6 +395,12 @@ class _Reads:
             out.extend(LinkRow(str(lot), int(seq), str(other)) for lot, seq, other in rows)
         return out
 
+    def log_meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._query(_select(_LOG_META))}
+
+    def is_empty(self) -> bool:
+        return not any(self._query(f"SELECT 1 FROM {t.name} LIMIT 1") for t in _DATA_TABLES)
+
 
 class _Txn(_Reads):
     """The writer's transaction; every statement runs on one connection."""
@@ -423,6 +449,9 @@ class _Txn(_Reads):
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
         self._many(_SQL_CHECKPOINT, [(record.size, record.root, record.note, record.signed_at)])
+
+    def add_log_meta(self, values: Mapping[str, str]) -> None:
+        self._many(_SQL_LOG_META, list(values.items()))
 
 
 class _Dumps(_Reads):

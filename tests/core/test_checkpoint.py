@@ -25,6 +25,7 @@ from ledger.core.checkpoint import (
     Verifier,
     Witness,
     key_id,
+    note_signers,
     open_note,
     sign_checkpoint,
     sign_note,
@@ -510,3 +511,13 @@ def test_any_flipped_bit_in_a_signed_note_fails(data: st.DataObject) -> None:
         return
     # The only accepted change: a bit in the base64 padding/tail that decodes to the same bytes.
     assert cp == CP
+
+
+def test_note_signers_names_who_signed_without_verifying() -> None:
+    twice = sign_note(CP.text, [LOG, OTHER])
+    assert [(s.name, s.key_id) for s in note_signers(twice)] == [
+        (LOG.name, LOG.key_id),
+        (OTHER.name, OTHER.key_id),
+    ]
+    with pytest.raises(CheckpointError):
+        note_signers("no signature block\n")

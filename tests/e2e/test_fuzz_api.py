@@ -47,8 +47,8 @@ SEED = 20250601
 
 def _openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app factory produces (it does not depend on the data)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        ledger = open_ledger(f"sqlite:///{tmp}/openapi.db")
+    with tempfile.TemporaryDirectory() as scratch:  # (an in-memory SQLite is one per connection)
+        ledger = open_ledger(f"sqlite:///{scratch}/openapi.db")
         try:
             return create_app(Settings(origin=ORIGIN), ledger=ledger).openapi()
         finally:

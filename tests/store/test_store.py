@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from ledger.errors import StorageError
+from ledger.store import sql
 from ledger.store.models import APPEND_ONLY_TABLES
 from ledger.store.protocol import (
     AppendBatch,
@@ -34,6 +38,7 @@ ROWS = {
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
+    "log_meta": "INSERT INTO log_meta (name, value) VALUES ('log_vkey', 'x.test/log+00+AA')",
 }
 UPDATES = {
     "events": "UPDATE events SET canonical = :b",
@@ -45,6 +50,7 @@ UPDATES = {
     "certificates": "UPDATE certificates SET credential = 'forged'",
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
+    "log_meta": "UPDATE log_meta SET value = 'another key'",
 }
 
 
@@ -55,26 +61,46 @@ def store(db_url: str) -> SqlStore:
     s.close()
 
 
+def _head_revision() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(sql.__file__).parent / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_schema_comes_from_the_alembic_migration(store: SqlStore) -> None:
     names = set(inspect(store.engine).get_table_names())
     assert {"alembic_version", *APPEND_ONLY_TABLES, "lots", "parties", "keys", "credits"} <= names
     with store.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+        version = c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert version == _head_revision()
     SqlStore(store.url).close()  # re-opening migrates idempotently
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
-@pytest.mark.parametrize("statement", ["UPDATE", "DELETE"])
-def test_raw_update_and_delete_are_refused_by_the_database(
+@pytest.mark.parametrize("statement", ["UPDATE", "DELETE", "TRUNCATE"])
+def test_raw_update_delete_and_truncate_are_refused_by_the_database(
     store: SqlStore, table: str, statement: str
 ) -> None:
+    """Every append-only table refuses UPDATE and DELETE on both databases, and TRUNCATE on
+    PostgreSQL (SQLite has no TRUNCATE; its ``DELETE FROM t`` is the DELETE case). Before
+    migration 0003, ``TRUNCATE certificates`` succeeded on PostgreSQL."""
+    if statement == "TRUNCATE" and store.dialect == "sqlite":
+        pytest.skip("SQLite has no TRUNCATE statement")
     with store.engine.begin() as c:
         c.execute(text(ROWS[table]), {"b": b"\x01" * 32})
-    sql = UPDATES[table] if statement == "UPDATE" else f"DELETE FROM {table}"
+    sql = {"UPDATE": UPDATES[table], "DELETE": f"DELETE FROM {table}"}.get(
+        statement, f"TRUNCATE {table}"
+    )
     with pytest.raises(Exception, match="append-only"), store.engine.begin() as c:
         c.execute(text(sql), {"b": b"\x02" * 32})
     with store.engine.connect() as c:
         assert c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 1
+
+
+def test_every_append_only_table_has_its_test_rows() -> None:
+    assert set(ROWS) == set(UPDATES) == set(APPEND_ONLY_TABLES)
 
 
 def test_a_failing_write_leaves_nothing(store: SqlStore) -> None:
@@ -157,3 +183,23 @@ def test_tokens_and_certificates(store: SqlStore) -> None:
     store.add_certificate(cert)
     assert store.certificate("urn:uuid:1") == cert
     assert store.certificate("urn:uuid:2") is None
+
+
+def test_log_meta_records_each_name_once(store: SqlStore) -> None:
+    assert store.is_empty() and store.log_meta() == {}
+    with store.write() as tx:
+        assert tx.is_empty()
+        tx.add_log_meta({"log_vkey": "a.test/log+01+AA", "demo": "1"})
+    assert store.log_meta() == {"log_vkey": "a.test/log+01+AA", "demo": "1"}
+    assert not store.is_empty()
+    with pytest.raises(StorageError), store.write() as tx:
+        tx.add_log_meta({"log_vkey": "another"})  # a name is recorded once
+    assert store.log_meta()["log_vkey"] == "a.test/log+01+AA"
+
+
+@pytest.mark.parametrize("table", ["events", "checkpoints", "tokens", "certificates"])
+def test_a_database_with_any_data_is_not_empty(store: SqlStore, table: str) -> None:
+    rows = {**ROWS, "tokens": "INSERT INTO tokens VALUES ('h', 'bwm', 'partner', 't', 0)"}
+    with store.engine.begin() as c:
+        c.execute(text(rows[table]), {"b": b"\x01" * 32})
+    assert not store.is_empty()
