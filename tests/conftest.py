@@ -44,3 +44,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterat
         yield f"sqlite:///{tmp_path}/ledger.db"
     else:
         yield from _pg_schema_url()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database URL, for what only PostgreSQL can show (mark the test
+    ``postgres``)."""
+    yield from _pg_schema_url()

@@ -94,7 +94,7 @@ def _stored(
 
 
 def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any]) -> bool:
-    """Whether a partner's view holds what the certificate was computed from (spec §9.1): the
+    """Whether a partner's view holds what the certificate was computed from (spec §9.4): the
     lot, and every event of its chain in the certificate's bundle (a certificate of an upstream
     lot issued after the partner's cut-off tells of history the partner may not see)."""
     if lot not in view:

@@ -8,8 +8,9 @@ percent-encoded (``/v1/lots/X%2Fevents``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -50,8 +51,32 @@ def _lot_named(request: Request, lot: str, word: str) -> str | None:
 
 
 def _lot_response(state: AppState, principal: Principal, lot: str) -> JSONResponse:
+    found = _as_seen(state, principal, lot, lambda cut: _state(state, lot, cut))
+    return JSONResponse(lot_out(found).model_dump(mode="json"))
+
+
+_T = TypeVar("_T")
+
+
+def _as_seen(
+    state: AppState, principal: Principal, lot: str, read: Callable[[int | None], _T]
+) -> _T:
+    """``read(cutoff)`` of a lot the principal may read, consistent with its view.
+
+    A view without a cut-off can gain one while the read runs (the receiver's ``lot.receive``
+    ends the caller's custody, then the receiver moves on). Cut-offs only ever appear or grow,
+    so the view is looked up again AFTER the read: if it has a cut-off now, the read is redone
+    with it, and nothing committed after the cut-off can slip into the answer.
+    """
     cutoff = _readable(state, principal, lot)
-    return JSONResponse(lot_out(_state(state, lot, cutoff)).model_dump(mode="json"))
+    while True:
+        result = read(cutoff)
+        if cutoff is not None:
+            return result
+        again = _readable(state, principal, lot)
+        if again is None:
+            return result
+        cutoff = again
 
 
 def _readable(state: AppState, principal: Principal, lot: str) -> int | None:
@@ -92,7 +117,7 @@ def list_lots(
         items = state.ledger.list_lots(after=after, limit=limit, custodian=custodian, status=status)
     else:
         # the partner's view, each lot as the partner may see it, filtered on that state
-        # (spec §9.1): one bounded query on the visibility index
+        # (spec §9.4): one bounded query on the visibility index
         rows = state.ledger.visible_lots(
             principal.party, after=after, limit=limit, custodian=custodian, status=status
         )
@@ -111,13 +136,17 @@ def list_lots(
 def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "events")) is not None:
         return _lot_response(state, principal, whole)
-    cutoff = _readable(state, principal, lot)
     return ChainOut(
-        items=[
-            ChainItem(seq=seq, hash=ev.hash, event=dict(ev.envelope))
-            for seq, ev in state.ledger.chain(lot)
-            if cutoff is None or seq <= cutoff
-        ]
+        items=_as_seen(
+            state,
+            principal,
+            lot,
+            lambda cutoff: [
+                ChainItem(seq=seq, hash=ev.hash, event=dict(ev.envelope))
+                for seq, ev in state.ledger.chain(lot)
+                if cutoff is None or seq <= cutoff
+            ],
+        )
     )
 
 
@@ -130,8 +159,10 @@ def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any
 def lot_provenance(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "provenance")) is not None:
         return _lot_response(state, principal, whole)
-    _readable(state, principal, lot)
-    return ProvenanceOut(**state.ledger.provenance(lot, view_of(state, principal)))
+    graph = _as_seen(
+        state, principal, lot, lambda _: state.ledger.provenance(lot, view_of(state, principal))
+    )
+    return ProvenanceOut(**graph)
 
 
 @router.get(
@@ -143,8 +174,9 @@ def lot_provenance(lot: str, request: Request, state: State, principal: Auth) ->
 async def lot_bundle(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := _lot_named(request, lot, "bundle")) is not None:
         return _lot_response(state, principal, whole)
-    cutoff = _readable(state, principal, lot)
-    bundle = await run_in_threadpool(state.ledger.bundle, lot, upto=cutoff)
+    bundle = await run_in_threadpool(
+        _as_seen, state, principal, lot, lambda cut: state.ledger.bundle(lot, upto=cut)
+    )
     return BundleOut(**bundle)
 
 
@@ -166,13 +198,14 @@ def lot_recycled_content(
 ) -> Any:
     if (whole := _lot_named(request, lot, "recycled-content")) is not None:
         return _lot_response(state, principal, whole)
-    cutoff = _readable(state, principal, lot)
     day = as_of if as_of is not None else datetime.now(UTC).date()
-    report = state.ledger.recycled_content(lot, as_of=day, upto=cutoff)
+    report = _as_seen(
+        state, principal, lot, lambda cut: state.ledger.recycled_content(lot, as_of=day, upto=cut)
+    )
     RecycledContentOut.model_validate(report)  # the documented shape, checked
     return JSONResponse(report)  # as computed: members a rule pack adds are kept verbatim
 
 
 @router.get("/{lot:path}", response_model=LotOut, responses=PROBLEMS, summary="One lot")
 def get_lot(lot: str, state: State, principal: Auth) -> LotOut:
-    return lot_out(_state(state, lot, _readable(state, principal, lot)))
+    return lot_out(_as_seen(state, principal, lot, lambda cut: _state(state, lot, cut)))

@@ -26,6 +26,7 @@ from ..core import canonical, merkle, rules
 from ..core.checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
 from ..core.events import SignedEvent, event_from_json
 from ..core.gc import gc_paused
+from ..core.values import COMPROMISE_MARGIN_SECONDS
 from ..errors import LedgerError, RuleViolation
 
 __all__ = [
@@ -386,7 +387,7 @@ def _replay(
         report.errors.append(
             Finding("chain_incomplete", f"the bundle does not contain the creation of lot {target}")
         )
-    _compromised_warnings(state, accepted, report, config.max_past_seconds)
+    _compromised_warnings(state, accepted, report)
 
 
 def _rule_finding(
@@ -420,12 +421,11 @@ def _compromised_warnings(
     state: rules.MemoryState,
     accepted: list[tuple[int, SignedEvent]],
     report: VerificationReport,
-    window: int | None,
 ) -> None:
     """Flag every entry signed after its key's compromise point (spec §4.3)."""
     for seq, ev in accepted:
         key = state.key(ev.kid)
-        if key is None or not key.compromised_at(ev.time, window):
+        if key is None or not key.compromised_at(ev.time):
             continue
         if key.revoked_with is not None:
             why = (
@@ -435,7 +435,8 @@ def _compromised_warnings(
         else:
             why = (
                 f"signed by key {ev.kid}, later revoked as compromised since "
-                f"{key.compromised_since} (events dated up to {window or 0} s before that count)"
+                f"{key.compromised_since} (events dated up to {COMPROMISE_MARGIN_SECONDS} s "
+                "before that count)"
             )
         report.warnings.append(
             Finding("key_compromised", f"{why}; treat this event with suspicion", seq, ev.id)

@@ -17,6 +17,7 @@ from ..errors import RuleViolation
 
 __all__ = [
     "CATEGORIES",
+    "COMPROMISE_MARGIN_SECONDS",
     "COUNTRIES",
     "ELEMENTS",
     "EVENT_TYPES",
@@ -107,6 +108,9 @@ COUNTRIES = _words(
     "TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM "
     "ZW"
 )
+#: How far before a declared compromise a key's events count as compromised (spec §4.6), and the
+#: most a ledger's back-dating window may be (spec §3.8): a protocol constant, 24 h.
+COMPROMISE_MARGIN_SECONDS = 86400
 #: Longest short text (names, material, process, site, document kind/ref, scheme), in UTF-8 bytes.
 TEXT_MAX = 1024
 #: Longest long text (a revocation's or adjustment's reason, an attestation's statement), in bytes.

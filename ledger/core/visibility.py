@@ -1,4 +1,4 @@
-"""What a partner may see (spec §9.1): the one rule, as pure derivations from the log.
+"""What a partner may see (spec §9.4): the one rule, as pure derivations from the log.
 
 A partner's *view* maps each lot it may see to the last log index it may see of that lot
 (``None``: all of it, present and future). It is the audit-bundle closure (spec §6.2) of its
@@ -20,7 +20,7 @@ re-indexing replay the log through the same functions, so the two cannot disagre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from .events import SignedEvent
@@ -28,13 +28,13 @@ from .rules import Delta, Lot
 
 __all__ = [
     "Cutoff",
-    "LinkRow",
+    "InputRow",
     "MemoryVisibility",
     "VisibilityReader",
     "changes",
     "closure",
     "cut_lots",
-    "links_of",
+    "inputs_of",
     "merge",
 ]
 
@@ -42,42 +42,39 @@ __all__ = [
 Cutoff = int | None
 
 
-class LinkRow(NamedTuple):
-    """A transform at ``seq`` on the chain of ``lot`` consumed lot ``input`` (another lot)."""
+class InputRow(NamedTuple):
+    """The transform at log index ``seq`` consumed lot ``input``."""
 
-    lot: str
     seq: int
     input: str
 
 
 class VisibilityReader(Protocol):
-    """What the rule reads: current views and the transform links of lots."""
+    """What the rule reads: current views, and the transforms on lots' chains with their inputs
+    (the edges of the closure: O(inputs + outputs) rows per transform, never their product)."""
 
     def visibility(self, party: str, lots: Sequence[str]) -> dict[str, Cutoff]:
         """The party's cut-offs of those of ``lots`` it may see."""
         ...
 
-    def links(self, lots: Sequence[str]) -> list[LinkRow]:
-        """Every link row of ``lots``."""
+    def transforms_of(self, lots: Sequence[str]) -> list[tuple[str, int]]:
+        """(lot, seq) of every ``lot.transform`` on the chains of ``lots``."""
+        ...
+
+    def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
+        """The input lots of the transforms at ``seqs``."""
         ...
 
 
-def links_of(seq: int, ev: SignedEvent) -> list[LinkRow]:
-    """The link rows of event ``ev`` at ``seq``: for a transform, every lot on its chain (inputs
-    and outputs) links to every OTHER input."""
+def inputs_of(seq: int, ev: SignedEvent) -> list[InputRow]:
+    """The input rows of event ``ev`` at ``seq`` (a transform's inputs; none otherwise)."""
     if ev.type != "lot.transform":
         return []
-    inputs = [str(i["lot"]) for i in ev.body["inputs"]]
-    return [
-        LinkRow(lot, seq, other)
-        for lot in (*inputs, *ev.lots_created)
-        for other in inputs
-        if other != lot
-    ]
+    return [InputRow(seq, str(i["lot"])) for i in ev.body["inputs"]]
 
 
 def cut_lots(ev: SignedEvent) -> tuple[str, ...]:
-    """The lots whose state right after ``ev`` some view may end at (spec §9.1): the lot a
+    """The lots whose state right after ``ev`` some view may end at (spec §9.4): the lot a
     ``lot.receive`` receives, the inputs of a ``lot.transform``."""
     if ev.type == "lot.receive":
         return (str(ev.body["lot"]),)
@@ -96,21 +93,30 @@ def merge(old: Cutoff | None, new: Cutoff, present: bool) -> Cutoff:
 
 
 def closure(reader: VisibilityReader, roots: Mapping[str, Cutoff]) -> dict[str, Cutoff]:
-    """The lots a view of ``roots`` (lot -> cut-off) lets one see, with their cut-offs."""
+    """The lots a view of ``roots`` (lot -> cut-off) lets one see, with their cut-offs.
+
+    Every transform at ``s`` on a visible part of a visible lot's chain brings each of its
+    inputs in at ``s``. Each transform is expanded once, so the work is linear in the rows read.
+    """
     need: dict[str, Cutoff] = dict(roots)
+    expanded: set[int] = set()
     todo = list(roots)
     while todo:
-        found = reader.links(sorted(set(todo)))
-        todo = []
-        for lot, seq, other in found:
+        fresh: set[int] = set()
+        for lot, seq in reader.transforms_of(sorted(set(todo))):
             cut = need[lot]
-            if cut is not None and seq > cut:
-                continue
-            have = need.get(other, -1)
-            if have is None or have >= seq:
-                continue
-            need[other] = seq
-            todo.append(other)
+            if seq not in expanded and (cut is None or seq <= cut):
+                fresh.add(seq)
+        todo = []
+        inputs = reader.inputs_of(sorted(fresh))
+        for seq in sorted(fresh):
+            expanded.add(seq)
+            for other in inputs.get(seq, ()):
+                have = need.get(other, -1)
+                if have is None or have >= seq:
+                    continue
+                need[other] = seq
+                todo.append(other)
     return need
 
 
@@ -124,7 +130,7 @@ def changes(
 
     Args:
         before: the state of a lot before ``ev``.
-        reader: the views and links as they are before ``ev`` (its own links included).
+        reader: the views and transforms as they are before ``ev`` (its own included).
     """
     t = ev.type
     if t == "lot.create" or t == "lot.transform":
@@ -151,21 +157,27 @@ class MemoryVisibility:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Cutoff] = {}
-        self.link_rows: dict[str, list[LinkRow]] = {}
+        self.transforms: dict[str, list[int]] = {}
+        self.inputs: dict[int, list[str]] = {}
         self.states: dict[tuple[str, int], Lot] = {}
 
     def visibility(self, party: str, lots: Sequence[str]) -> dict[str, Cutoff]:
         return {lot: self.rows[(party, lot)] for lot in lots if (party, lot) in self.rows}
 
-    def links(self, lots: Sequence[str]) -> list[LinkRow]:
-        return [row for lot in lots for row in self.link_rows.get(lot, ())]
+    def transforms_of(self, lots: Sequence[str]) -> list[tuple[str, int]]:
+        return [(lot, seq) for lot in lots for seq in self.transforms.get(lot, ())]
+
+    def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
+        return {seq: self.inputs[seq] for seq in seqs if seq in self.inputs}
 
     def accept(
         self, seq: int, ev: SignedEvent, before: Callable[[str], Lot | None], delta: Delta
     ) -> None:
         """Index an accepted event; ``delta`` is what it changed."""
-        for row in links_of(seq, ev):
-            self.link_rows.setdefault(row.lot, []).append(row)
+        if ev.type == "lot.transform":
+            self.inputs[seq] = [row.input for row in inputs_of(seq, ev)]
+            for lot in (*ev.lots_touched, *ev.lots_created):
+                self.transforms.setdefault(lot, []).append(seq)
         self.rows.update(changes(seq, ev, before, self))
         for lot in cut_lots(ev):
             self.states[(lot, seq)] = delta.lots[lot]
@@ -173,6 +185,5 @@ class MemoryVisibility:
     def party_view(self, party: str) -> dict[str, Cutoff]:
         return {lot: cut for (p, lot), cut in self.rows.items() if p == party}
 
-    def all_links(self) -> Iterable[LinkRow]:
-        for rows in self.link_rows.values():
-            yield from rows
+    def all_inputs(self) -> set[InputRow]:
+        return {InputRow(seq, lot) for seq, lots in self.inputs.items() for lot in lots}

@@ -224,11 +224,11 @@ def _compare_state(store: Store, state: rules.MemoryState, report: FsckReport) -
 
 
 def _compare_views(store: Store, views: MemoryVisibility, report: FsckReport) -> None:
-    """The visibility index (spec §9.1) against the replay of the log."""
+    """The visibility index (spec §9.4) against the replay of the log."""
     _compare_set(
-        "lot_links",
-        {(f"{a}>{b}", s) for a, s, b in store.all_links()},
-        {(f"{a}>{b}", s) for a, s, b in views.all_links()},
+        "transform_inputs",
+        {(lot, s) for s, lot in store.all_inputs()},
+        {(lot, s) for s, lot in views.all_inputs()},
         report,
     )
     stored_states = store.all_lot_states()

@@ -12,6 +12,7 @@ The HTTP API and the command line talk to this facade only, never to the store.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime
@@ -37,6 +38,8 @@ from .sources import source_for
 from .writer import Writer
 
 __all__ = ["Ledger"]
+
+CERT_ID_RE = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Ledger:
@@ -194,7 +197,7 @@ class Ledger:
         return bundles.build_bundle(self.store, self.log, lot_id, upto=upto)
 
     def partner_view(self, party: str) -> provenance.PartnerView:
-        """What a partner may read (spec §9.1): lot -> the last log index it may see (None:
+        """What a partner may read (spec §9.4): lot -> the last log index it may see (None:
         all), looked up lazily in the visibility index."""
         return provenance.partner_view(self.reads, party)
 
@@ -208,7 +211,7 @@ class Ledger:
         status: str | None = None,
     ) -> list[tuple[rules.Lot, int | None]]:
         """The lots a partner may see in id order after ``after``, each as it may see it (with
-        its cut-off), filtered on that state (spec §9.1): one bounded query."""
+        its cut-off), filtered on that state (spec §9.4): one bounded query."""
         return self.store.visible_lots(
             party, after=after, limit=limit, custodian=custodian, status=status
         )
@@ -273,7 +276,9 @@ class Ledger:
 
     def certificate(self, cert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(credential, bundle) of an issued certificate. Raises NotFound."""
-        found = self.store.certificate(cert_id)
+        # ids are urn:uuid:<UUID> (spec §8.2); anything else (a NUL byte, say, which PostgreSQL
+        # text cannot hold) is not looked up at all
+        found = self.store.certificate(cert_id) if CERT_ID_RE.fullmatch(cert_id) else None
         if found is None:
             raise NotFound(f"no certificate {cert_id!r}")
         return json.loads(found.credential), json.loads(found.bundle)

@@ -38,7 +38,7 @@ def upstream(reads: Reads, lots: Iterable[str]) -> dict[str, Lot]:
 
 
 class PartnerView(Mapping[str, Cutoff]):
-    """What a partner may read (spec §9.1): lot -> the last log index it may see of that lot
+    """What a partner may read (spec §9.4): lot -> the last log index it may see of that lot
     (``None``: all of it). Read lazily from the visibility index: a lookup is one indexed query,
     iterating reads the party's whole view."""
 
@@ -89,7 +89,7 @@ class PartnerView(Mapping[str, Cutoff]):
 
 
 def partner_view(reads: Reads, party: str) -> PartnerView:
-    """What a partner may read (spec §9.1), see :class:`PartnerView`."""
+    """What a partner may read (spec §9.4), see :class:`PartnerView`."""
     return PartnerView(reads.store, party)
 
 

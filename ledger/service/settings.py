@@ -9,11 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..core import rules
 from ..core.checkpoint import Signer
 from ..core.keys import Ed25519PrivateKey, KeyFormatError, kid_of, private_key_from_pem, public_raw
+from ..core.values import COMPROMISE_MARGIN_SECONDS
 from ..errors import LedgerError
 from ..store.sql import SqlStore
 from .ledger import Ledger
@@ -64,7 +66,9 @@ class Settings(BaseSettings):
         auth_failures_per_minute: failed authentications allowed per client address.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_", extra="ignore", env_parse_none_str="null"
+    )
 
     database_url: str = "sqlite:///ledger.db"
     key_dir: Path = Path("keys")
@@ -72,9 +76,12 @@ class Settings(BaseSettings):
     demo: bool = False
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
-    #: events dated more than this before the ledger clock are refused (spec §4.3); None (env
-    #: ``LEDGER_MAX_PAST_SECONDS=null``) only to import signed history into a new ledger
-    max_past_seconds: int | None = 86400
+    #: events dated more than this before the ledger clock are refused (spec §3.8): 0 to 86400
+    #: (the protocol's compromise margin, spec §4.6); None (``LEDGER_MAX_PAST_SECONDS=null``)
+    #: only to import signed history into a new ledger
+    max_past_seconds: int | None = Field(
+        default=COMPROMISE_MARGIN_SECONDS, ge=0, le=COMPROMISE_MARGIN_SECONDS
+    )
     # HTTP API limits
     max_batch_events: int = 1000
     max_batch_bytes: int = 16 * 1024 * 1024

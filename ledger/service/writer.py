@@ -30,7 +30,7 @@ from ..core.gc import gc_paused
 from ..core.keys import verify
 from ..core.receipt import Receipt
 from ..core.rules import Account, Key, Lot, Party
-from ..core.visibility import Cutoff, LinkRow
+from ..core.visibility import Cutoff
 from ..errors import LedgerError, RuleViolation, StorageError
 from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
 
@@ -143,9 +143,23 @@ class _Views:
         found.update({lot: pending[(party, lot)] for lot in lots if (party, lot) in pending})
         return found
 
-    def links(self, lots: Sequence[str]) -> list[LinkRow]:
-        wanted = set(lots)
-        return [*self._tx.links(lots), *(r for r in self._out.links if r.lot in wanted)]
+    def transforms_of(self, lots: Sequence[str]) -> list[tuple[str, int]]:
+        found = self._tx.transforms_of(lots)
+        if self._out.inputs:  # this group's transforms are not in the database yet
+            mine = {row.seq for row in self._out.inputs}
+            wanted = set(lots)
+            found += [
+                (r.lot, r.seq) for r in self._out.lot_index if r.seq in mine and r.lot in wanted
+            ]
+        return found
+
+    def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
+        found = self._tx.inputs_of(seqs)
+        wanted = set(seqs)
+        for row in self._out.inputs:
+            if row.seq in wanted:
+                found.setdefault(row.seq, []).append(row.input)
+        return found
 
 
 class Writer:

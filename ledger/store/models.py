@@ -20,13 +20,13 @@ __all__ = [
     "EventRow",
     "KeyRow",
     "LogMetaRow",
-    "LotLinkRow",
     "LotRow",
     "LotStateRow",
     "NodeRow",
     "PartyEventRow",
     "PartyRow",
     "TokenRow",
+    "TransformInputRow",
     "VisibilityRow",
 ]
 
@@ -69,12 +69,11 @@ class CustodyRow(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
-class LotLinkRow(SQLModel, table=True):
-    """Index: a transform at ``seq`` on the chain of ``lot`` consumed the other lot ``input``
-    (``ledger.core.visibility.links_of``): the edges of the audit-bundle closure."""
+class TransformInputRow(SQLModel, table=True):
+    """Index: the transform at ``seq`` consumed lot ``input`` (``ledger.core.visibility``): with
+    ``event_lots``, the edges of the audit-bundle closure."""
 
-    __tablename__ = "lot_links"
-    lot: str = Field(sa_column=Column(Text, primary_key=True))
+    __tablename__ = "transform_inputs"
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     input: str = Field(sa_column=Column(Text, primary_key=True))
 
@@ -92,7 +91,7 @@ class LotStateRow(SQLModel, table=True):
 
 
 class VisibilityRow(SQLModel, table=True):
-    """Derived: ``party`` may see ``lot`` up to log index ``upto`` (NULL: all of it), spec §9.1."""
+    """Derived: ``party`` may see ``lot`` up to log index ``upto`` (NULL: all of it), spec §9.4."""
 
     __tablename__ = "visibility"
     party: str = Field(sa_column=Column(Text, primary_key=True))
@@ -199,7 +198,7 @@ APPEND_ONLY_TABLES = (
     "event_lots",
     "party_events",
     "custody",
-    "lot_links",
+    "transform_inputs",
     "lot_states",
     "nodes",
     "checkpoints",

@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 from ..core.custody import custody_of, party_subjects
 from ..core.events import SignedEvent
 from ..core.rules import Account, Key, Lot, Party
-from ..core.visibility import LinkRow, links_of
+from ..core.visibility import InputRow, inputs_of
 
 __all__ = [
     "AppendBatch",
@@ -79,7 +79,7 @@ class EventRows(NamedTuple):
     lots: list[LotEvent]
     parties: list[PartyEvent]
     custody: list[Custody]
-    links: list[LinkRow]
+    inputs: list[InputRow]
 
     @classmethod
     def of(cls, seq: int, ev: SignedEvent) -> EventRows:
@@ -89,7 +89,7 @@ class EventRows(NamedTuple):
             [LotEvent(lot, seq) for lot in dict.fromkeys((*ev.lots_touched, *ev.lots_created))],
             [PartyEvent(party, seq) for party in party_subjects(ev)],
             [Custody(party, lot, seq) for party, lot in custody_of(ev)],
-            links_of(seq, ev),
+            inputs_of(seq, ev),
         )
 
 
@@ -161,7 +161,7 @@ class AppendBatch:
     lot_index: list[LotEvent] = field(default_factory=list)
     party_index: list[PartyEvent] = field(default_factory=list)
     custody: list[Custody] = field(default_factory=list)
-    links: list[LinkRow] = field(default_factory=list)
+    inputs: list[InputRow] = field(default_factory=list)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
     #: (lot, seq) -> the lot's state right after event seq, where a view may end there
     states: dict[tuple[str, int], Lot] = field(default_factory=dict)
@@ -175,7 +175,7 @@ class AppendBatch:
         self.lot_index.extend(rows.lots)
         self.party_index.extend(rows.parties)
         self.custody.extend(rows.custody)
-        self.links.extend(rows.links)
+        self.inputs.extend(rows.inputs)
 
     parties: dict[str, Party] = field(default_factory=dict)
     keys: dict[str, Key] = field(default_factory=dict)
@@ -223,11 +223,15 @@ class StoreReads(Protocol):
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
 
     def visibility(self, party: str, lots: Sequence[str]) -> dict[str, int | None]:
-        """The party's cut-offs of those of ``lots`` it may see (spec §9.1; None: all)."""
+        """The party's cut-offs of those of ``lots`` it may see (spec §9.4; None: all)."""
         ...
 
-    def links(self, lots: Sequence[str]) -> list[LinkRow]:
-        """The transform links of ``lots`` (``ledger.core.visibility.LinkRow``)."""
+    def transforms_of(self, lots: Sequence[str]) -> list[tuple[str, int]]:
+        """(lot, seq) of every ``lot.transform`` on the chains of ``lots``."""
+        ...
+
+    def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
+        """The input lots of the transforms at ``seqs``."""
         ...
 
     def visibility_any(self) -> bool:
@@ -305,7 +309,7 @@ class Store(StoreReads, Protocol):
 
     def all_visibility(self) -> dict[tuple[str, str], int | None]: ...
 
-    def all_links(self) -> set[LinkRow]: ...
+    def all_inputs(self) -> set[InputRow]: ...
 
     def all_lot_states(self) -> dict[tuple[str, int], str]:
         """(lot, seq) -> the stored state JSON."""

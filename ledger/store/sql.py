@@ -48,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..core.rules import Account, Key, Lot, Party
-from ..core.visibility import LinkRow
+from ..core.visibility import InputRow
 from ..errors import StorageError
 from .models import (
     CertificateRow,
@@ -59,13 +59,13 @@ from .models import (
     EventRow,
     KeyRow,
     LogMetaRow,
-    LotLinkRow,
     LotRow,
     LotStateRow,
     NodeRow,
     PartyEventRow,
     PartyRow,
     TokenRow,
+    TransformInputRow,
     VisibilityRow,
 )
 from .protocol import (
@@ -91,7 +91,7 @@ _CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 _CREDITS: Table = CreditRow.__table__  # type: ignore[attr-defined]
 _CUSTODY: Table = CustodyRow.__table__  # type: ignore[attr-defined]
 _TOKENS: Table = TokenRow.__table__  # type: ignore[attr-defined]
-_LINKS: Table = LotLinkRow.__table__  # type: ignore[attr-defined]
+_INPUTS: Table = TransformInputRow.__table__  # type: ignore[attr-defined]
 _STATES: Table = LotStateRow.__table__  # type: ignore[attr-defined]
 _VISIBILITY: Table = VisibilityRow.__table__  # type: ignore[attr-defined]
 _LOG_META: Table = LogMetaRow.__table__  # type: ignore[attr-defined]
@@ -160,7 +160,7 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _EVENT_LOTS: LotEvent._fields,
     _PARTY_EVENTS: PartyEvent._fields,
     _CUSTODY: Custody._fields,
-    _LINKS: LinkRow._fields,
+    _INPUTS: InputRow._fields,
     _STATES: ("lot", "seq", "custodian", "status", "data"),  # (lot, seq) + the Lot's members
     _VISIBILITY: ("party", "lot", "upto"),
     _NODES: ("level", "idx", "hash"),  # merkle.CompactRange.append's (level, index, hash)
@@ -178,7 +178,7 @@ _SQL_EVENT = _insert_sql(_EVENTS)
 _SQL_LOT_EVENTS = _insert_sql(_EVENT_LOTS)
 _SQL_PARTY_EVENTS = _insert_sql(_PARTY_EVENTS)
 _SQL_CUSTODY = _insert_sql(_CUSTODY)
-_SQL_LINKS = _insert_sql(_LINKS)
+_SQL_INPUTS = _insert_sql(_INPUTS)
 _SQL_STATES = _insert_sql(_STATES)
 _SQL_VISIBILITY = _upsert_sql(_VISIBILITY, 2)
 _SQL_NODES = _insert_sql(_NODES)
@@ -388,11 +388,22 @@ class _Reads:
     def visibility_any(self) -> bool:
         return bool(self._query("SELECT 1 FROM visibility LIMIT 1"))
 
-    def links(self, lots: Sequence[str]) -> list[LinkRow]:
-        out: list[LinkRow] = []
+    def transforms_of(self, lots: Sequence[str]) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
         for chunk in _chunks(list(lots)):
-            rows = self._query(_select(_LINKS, f"lot IN ({_marks(len(chunk))})"), chunk)
-            out.extend(LinkRow(str(lot), int(seq), str(other)) for lot, seq, other in rows)
+            sql = (
+                "SELECT l.lot, l.seq FROM event_lots l JOIN events e ON e.seq = l.seq "
+                f"WHERE l.lot IN ({_marks(len(chunk))}) AND e.type = 'lot.transform'"
+            )
+            out.extend((str(lot), int(seq)) for lot, seq in self._query(sql, chunk))
+        return out
+
+    def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for chunk in _chunks(list(seqs)):
+            rows = self._query(_select(_INPUTS, f"seq IN ({_marks(len(chunk))})"), chunk)
+            for seq, lot in rows:
+                out.setdefault(int(seq), []).append(str(lot))
         return out
 
     def log_meta(self) -> dict[str, str]:
@@ -438,7 +449,7 @@ class _Txn(_Reads):
         self._many(_SQL_LOT_EVENTS, batch.lot_index)
         self._many(_SQL_PARTY_EVENTS, batch.party_index)
         self._many(_SQL_CUSTODY, batch.custody)
-        self._many(_SQL_LINKS, batch.links)
+        self._many(_SQL_INPUTS, batch.inputs)
         self._many(_SQL_STATES, [_state_row(k, v) for k, v in batch.states.items()])
         self._many(_SQL_VISIBILITY, [(p, lot, c) for (p, lot), c in batch.visibility.items()])
         self._many(_SQL_NODES, batch.nodes)
@@ -479,8 +490,8 @@ class _Dumps(_Reads):
         rows = self._query(_select(_VISIBILITY))
         return {(str(p), str(lot)): None if c is None else int(c) for p, lot, c in rows}
 
-    def all_links(self) -> set[LinkRow]:
-        return {LinkRow(str(a), int(s), str(b)) for a, s, b in self._query(_select(_LINKS))}
+    def all_inputs(self) -> set[InputRow]:
+        return {InputRow(int(s), str(lot)) for s, lot in self._query(_select(_INPUTS))}
 
     def all_lot_states(self) -> dict[tuple[str, int], str]:
         rows = self._query("SELECT lot, seq, data FROM lot_states")

@@ -634,7 +634,7 @@ def test_rule_violations_map_to_their_status(env: Env) -> None:
         prev={ENCLOSURE: lot.head},
         time=LATE,
     )
-    assert_problem(env.post_event(thief, admin), 422, "unknown_lot")  # not its lot (§9.1)
+    assert_problem(env.post_event(thief, admin), 422, "unknown_lot")  # not its lot (§4.3)
     # the same lot id twice
     assert env.post_event(env.create("LOT-TWICE"), admin).status_code == 201
     assert_problem(env.post_event(env.create("LOT-TWICE"), admin), 409, "lot_exists")

@@ -27,8 +27,7 @@ from ledger.errors import RuleViolation, StorageError
 from ledger.service import Ledger
 from ledger.store.protocol import AppendBatch
 from tests.api.test_api import LATE, Env, app_env, assert_problem
-from tests.conftest import _pg_schema_url
-from tests.support.ledgers import NOW, open_ledger, tamper
+from tests.support.ledgers import NOW, dump, open_ledger, tamper
 from tests.support.scenario import (
     BILLET,
     ENCLOSURE,
@@ -150,11 +149,8 @@ def _hostile_corpus() -> list[tuple[str, bytes | SignedEvent]]:
 
 
 @pytest.fixture
-def both_backends(tmp_path: Path) -> Iterator[dict[str, str]]:
-    pg = _pg_schema_url()
-    yield {"sqlite": f"sqlite:///{tmp_path}/ledger.db", "postgresql": next(pg)}
-    for _ in pg:  # drop the schema
-        pass
+def both_backends(tmp_path: Path, pg_url: str) -> dict[str, str]:
+    return {"sqlite": f"sqlite:///{tmp_path}/ledger.db", "postgresql": pg_url}
 
 
 @pytest.mark.postgres
@@ -524,10 +520,191 @@ def test_a2_a_ledger_written_before_the_visibility_index_is_reindexed_on_open(
         for ev in scenario_events():
             led.append(ev)
         expected = {p: dict(led.partner_view(p)) for p in ("bwm", "alus", "packco")}
-        for table in ("visibility", "lot_links", "lot_states"):
+        for table in ("visibility", "transform_inputs", "lot_states"):
             tamper(led.store, f"DELETE FROM {table}")  # as before migration 0004
         assert not led.fsck().ok
     with open_ledger(db_url) as led:  # opening re-indexes from the log
         _fsck_clean(led)
         assert {p: dict(led.partner_view(p)) for p in expected} == expected
         assert expected["bwm"][SCRAP] is not None  # cut at alus's receive
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_c8_a_stolen_key_revoked_first_can_still_be_declared_compromised(db_url: str) -> None:
+    """The thief adds K2 with the stolen K, then has K2 revoke K plainly, hoping to shield K2:
+    the owner's later revocation of K as compromised still takes K2 with it."""
+    with open_ledger(db_url) as led:
+        for ev in scenario_events():
+            led.append(ev)
+    k, k2 = private_key("bwm-stolen"), private_key("bwm-thief")
+
+    def at(minutes: int) -> str:
+        return format_time(NOW + timedelta(minutes=minutes))
+
+    with open_ledger(db_url, config=RuleConfig()) as led:
+        led.append(_signed("bwm", "key.add", {"party": "bwm", "key": key_object(k)}, time=at(-300)))
+        led.append(
+            _signed("bwm", "key.add", {"party": "bwm", "key": key_object(k2)}, time=at(-60), key=k)
+        )
+        kid = key_object(k)["kid"]
+        plain = {"party": "bwm", "kid": kid, "reason": "rotated"}
+        led.append(_signed("bwm", "key.revoke", plain, time=at(-50), key=k2))
+        declared = {**plain, "reason": "stolen", "compromised_since": at(-300)}
+        led.append(_signed("bwm", "key.revoke", declared, time=at(0)))
+        thief = led.store.keys([key_object(k2)["kid"]])[key_object(k2)["kid"]]
+        assert thief.revoked_with == kid
+        body = {
+            "lot": "THIEF",
+            "material": "x",
+            "mass_kg": "1",
+            "source": "post_consumer",
+            "site": US_SITE,
+        }
+        with pytest.raises(RuleViolation) as e:
+            led.append(_signed("bwm", "lot.create", body, time=at(1), key=k2))
+        assert e.value.code == "key_revoked"
+        # declaring the same compromise again changes nothing: refused
+        with pytest.raises(RuleViolation) as e:
+            led.append(_signed("bwm", "key.revoke", declared, time=at(2)))
+        assert e.value.code == "key_revoked"
+        _fsck_clean(led)
+
+
+def test_c8_the_compromise_margin_does_not_depend_on_the_server_window(db_url: str) -> None:
+    """A ledger importing history (no window) and an offline verifier place the compromise
+    point alike: the margin is the protocol's 24 h, not a server setting."""
+    with open_ledger(db_url) as led:  # no back-dating window
+        for ev in scenario_events():
+            led.append(ev)
+        k, k2 = private_key("bwm-import"), private_key("bwm-import-2")
+        led.append(_signed("bwm", "key.add", {"party": "bwm", "key": key_object(k)}))
+        added = format_time(NOW - timedelta(hours=30))
+        led.append(
+            _signed("bwm", "key.add", {"party": "bwm", "key": key_object(k2)}, time=added, key=k)
+        )
+        since = format_time(NOW - timedelta(hours=10))  # K2 was added 20 h before: within 24 h
+        body = {
+            "party": "bwm",
+            "kid": key_object(k)["kid"],
+            "reason": "x",
+            "compromised_since": since,
+        }
+        led.append(_signed("bwm", "key.revoke", body, time=format_time(NOW)))
+        assert led.store.keys([key_object(k2)["kid"]])[key_object(k2)["kid"]].revoked_with
+        report = verify_bundle(led.bundle(SCRAP), led.log_signer.verifier)
+        assert report.ok, report.to_text()
+        _fsck_clean(led)
+
+
+def test_a2_a_revision_1_log_with_a_shielded_key_still_reindexes(db_url: str) -> None:
+    """A log accepted before the compromise rule may hold events of a key that rule revokes;
+    re-indexing it must not lock the operator out of the ledger."""
+    legacy = RuleConfig(max_past_seconds=None, revoke_descendants=False)
+    k, k2 = private_key("bwm-old"), private_key("bwm-old-2")
+    with open_ledger(db_url, config=legacy) as led:
+        for ev in scenario_events():
+            led.append(ev)
+        led.append(_signed("bwm", "key.add", {"party": "bwm", "key": key_object(k)}))
+        led.append(_signed("bwm", "key.add", {"party": "bwm", "key": key_object(k2)}, key=k))
+        body = {"party": "bwm", "kid": key_object(k)["kid"], "reason": "x"}
+        led.append(_signed("bwm", "key.revoke", {**body, "compromised_since": LATE}))
+        made = {
+            "lot": "OLD-K2",
+            "material": "x",
+            "mass_kg": "1",
+            "source": "post_consumer",
+            "site": US_SITE,
+        }
+        led.append(_signed("bwm", "lot.create", made, key=k2))  # rev. 1 accepted this
+        for table in ("visibility", "transform_inputs", "lot_states"):
+            tamper(led.store, f"DELETE FROM {table}")
+    with open_ledger(db_url) as led:  # opens, re-indexed under the rules it was accepted by
+        assert "OLD-K2" in led.partner_view("bwm")
+        assert any(p[0] == "key_revoked" for p in led.fsck().problems)  # and fsck says so
+
+
+def test_a2_a_wide_transform_writes_rows_linear_in_its_inputs(db_url: str) -> None:
+    with open_ledger(db_url) as led:
+        for ev in scenario_events():
+            led.append(ev)
+        lots = [f"WIDE-{i:03d}" for i in range(400)]
+        heads = {}
+        for lot in lots:
+            body = {
+                "lot": lot,
+                "material": "x",
+                "mass_kg": "1",
+                "source": "post_consumer",
+                "site": US_SITE,
+            }
+            heads[lot] = led.append(_signed("bwm", "lot.create", body)).hash
+        transform = {
+            "process": "melt",
+            "site": US_SITE,
+            "inputs": [{"lot": lot, "mass_kg": "1"} for lot in lots],
+            "outputs": [{"lot": "WIDE-OUT", "material": "x", "mass_kg": "400"}],
+        }
+        before = len(dump(led.store, "transform_inputs"))
+        led.append(_signed("bwm", "lot.transform", transform, heads))
+        assert len(dump(led.store, "transform_inputs")) - before == 400  # not 400 x 400
+        ship = {"lot": "WIDE-OUT", "to": "alus", "mass_kg": "400"}
+        out = led.lot("WIDE-OUT")
+        led.append(_signed("bwm", "lot.ship", ship, {"WIDE-OUT": out.head}))
+        view = led.partner_view("alus")
+        assert all(view[lot] == out.created_seq for lot in lots)
+        _fsck_clean(led)
+
+
+def test_b7_a_claimed_prefix_holds_whatever_the_case(env: Env) -> None:
+    prefix = "urn:epc:id:sgtin:8801234."  # claimed for alus by the scenario
+    assert env.ledger.party("alus").prefixes == (prefix,)
+    for lot in (prefix.upper() + "1", "Urn:epc:id:SGTIN:8801234.2"):
+        resp = env.post_event(env.create(lot, actor="bwm"), env.partner["bwm"])
+        assert_problem(resp, 403, "forbidden")
+    overlap = _signed("operator", "party.claim", {"party": "bwm", "prefixes": ["URN:EPC:"]})
+    assert_problem(env.post_event(overlap, env.admin), 403, "forbidden")
+
+
+def test_b4_a_read_racing_the_end_of_custody_stops_at_the_cut_off(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bwm reads a lot it has shipped while alus receives it and moves on: the answer never
+    holds what came after alus's receive."""
+    made = env.create("RACE-1")
+    assert env.post_event(made, env.partner["bwm"]).status_code == 201
+    ship = _signed(
+        "bwm", "lot.ship", {"lot": "RACE-1", "to": "alus", "mass_kg": "100"}, {"RACE-1": made.hash}
+    )
+    assert env.post_event(ship, env.partner["bwm"]).status_code == 201
+    real_chain = env.ledger.chain
+    moved: list[int] = []
+
+    def chain(lot: str) -> Any:
+        if not moved:  # alus receives and adjusts while bwm's read runs
+            receive = _signed(
+                "alus",
+                "lot.receive",
+                {"lot": lot, "ship": ship.hash, "mass_kg": "100"},
+                {lot: ship.hash},
+            )
+            moved.append(env.ledger.append(receive).seq)
+            adjust = _signed(
+                "alus",
+                "lot.adjust",
+                {"lot": lot, "mass_kg": "90", "reason": "x"},
+                {lot: receive.hash},
+            )
+            env.ledger.append(adjust)
+        return real_chain(lot)
+
+    monkeypatch.setattr(env.ledger, "chain", chain)
+    items = env.get("/v1/lots/RACE-1/events", env.partner["bwm"]).json()["items"]
+    assert items[-1]["seq"] == moved[0]
+    assert "lot.adjust" not in {i["event"]["type"] for i in items}
+
+
+def test_certificate_ids_that_are_no_uuid_urn_are_404_on_every_backend(env: Env) -> None:
+    for cert_id in ("%00", "x%00y.pdf", "x%00.html", "urn:uuid:nope"):
+        assert_problem(env.get(f"/v1/certificates/{cert_id}", env.auditor), 404, "not_found")

@@ -454,7 +454,7 @@ REJECTIONS: list[tuple[str, str, Case]] = [
         lambda c: c.make("bwm", "lot.attest", {"lot": RESIDUE, "scheme": "s", "statement": "ok"}),
     ),
     ("register-by-non-operator", "forbidden", _register("newco", signer="bwm")),
-    # a lot the actor neither holds nor receives is, to it, a lot that does not exist (§9.1)
+    # a lot the actor neither holds nor receives is, to it, a lot that does not exist (§4.3)
     ("receive-by-other-party", "unknown_lot", _receive("lab")),
     ("key-add-for-other-party", "forbidden", _key_add("alus", "bwm")),
     ("revoke-for-other-party", "forbidden", _revoke("alus", "bwm", key_object(KEYS["bwm"])["kid"])),

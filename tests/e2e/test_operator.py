@@ -30,20 +30,19 @@ pytestmark = pytest.mark.slow
 SERVERS = 3
 
 
+@pytest.mark.postgres
 def test_servers_started_at_once_on_a_fresh_database_all_come_up(
-    db_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path
 ) -> None:
     """Three ``ledger serve`` processes started together on a fresh database all serve: the
     schema migration and the first open (pinning the log key) run one at a time. Before, one
     of three failed on PostgreSQL with ``UniqueViolation pg_type_typname_nsp_index``. (SQLite
     always migrated in one ``BEGIN IMMEDIATE`` transaction; tests/store/test_migrate.py covers
     both databases with bare processes, which is cheaper than three servers.)"""
-    if db_url.startswith("sqlite"):
-        pytest.skip("three servers cost ~15 s; the race was PostgreSQL's")
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
     save_private_key(generate(), key_dir / "log.pem")
-    env = server_env(db_url, key_dir)
+    env = server_env(pg_url, key_dir)
     processes = [ServerProcess(env, tmp_path / f"s{i}") for i in range(SERVERS)]
     errors: list[BaseException] = []
 

@@ -30,7 +30,7 @@ ROWS = {
     "event_lots": "INSERT INTO event_lots (lot, seq) VALUES ('L1', 0)",
     "party_events": "INSERT INTO party_events (party, seq) VALUES ('op', 0)",
     "custody": "INSERT INTO custody (party, lot, seq) VALUES ('op', 'L1', 0)",
-    "lot_links": "INSERT INTO lot_links (lot, seq, input) VALUES ('L1', 0, 'L2')",
+    "transform_inputs": "INSERT INTO transform_inputs (seq, input) VALUES (0, 'L2')",
     "lot_states": "INSERT INTO lot_states (lot, seq, custodian, status, data) "
     "VALUES ('L1', 0, 'op', 'held', '{}')",
     "certificates": "INSERT INTO certificates (id, lot, credential, bundle, issued_at) "
@@ -45,7 +45,7 @@ UPDATES = {
     "event_lots": "UPDATE event_lots SET lot = 'L2'",
     "party_events": "UPDATE party_events SET party = 'x'",
     "custody": "UPDATE custody SET party = 'x'",
-    "lot_links": "UPDATE lot_links SET input = 'x'",
+    "transform_inputs": "UPDATE transform_inputs SET input = 'x'",
     "lot_states": "UPDATE lot_states SET data = 'forged'",
     "certificates": "UPDATE certificates SET credential = 'forged'",
     "nodes": "UPDATE nodes SET hash = :b",
@@ -86,12 +86,12 @@ def test_raw_update_delete_and_truncate_are_refused_by_the_database(
     """Every append-only table refuses UPDATE and DELETE on both databases, and TRUNCATE on
     PostgreSQL (SQLite has no TRUNCATE; its ``DELETE FROM t`` is the DELETE case). Before
     migration 0003, ``TRUNCATE certificates`` succeeded on PostgreSQL."""
-    if statement == "TRUNCATE" and store.dialect == "sqlite":
-        pytest.skip("SQLite has no TRUNCATE statement")
     with store.engine.begin() as c:
         c.execute(text(ROWS[table]), {"b": b"\x01" * 32})
-    sql = {"UPDATE": UPDATES[table], "DELETE": f"DELETE FROM {table}"}.get(
-        statement, f"TRUNCATE {table}"
+    truncate = f"TRUNCATE {table}" if store.dialect == "postgresql" else f"DELETE FROM {table}"
+    # SQLite's truncate is its DELETE without WHERE ("truncate optimization"): refused the same
+    sql = {"UPDATE": UPDATES[table], "DELETE": f"DELETE FROM {table} WHERE 1 = 1"}.get(
+        statement, truncate
     )
     with pytest.raises(Exception, match="append-only"), store.engine.begin() as c:
         c.execute(text(sql), {"b": b"\x02" * 32})

@@ -51,7 +51,7 @@ class Ctx:
         """The touched lot, checked: it exists, ``prev`` names its head, time does not go back.
 
         A lot the actor neither holds nor has in transit to it is, to the actor, a lot that
-        does not exist (spec §9.1): every refusal about it is the ``unknown_lot`` of a missing
+        does not exist (spec §4.3, §9.4): every refusal about it is the ``unknown_lot`` of a missing
         lot, byte for byte, so a refusal never tells a party about another company's lot.
         ``custody=False`` (a lab's assay, an auditor's attestation) lets the actor act on such
         a lot when its ``prev`` and time are right.
@@ -126,8 +126,9 @@ class Ctx:
     def absent(self, lot_id: str) -> None:
         """``forbidden`` when a lot to be created is under another party's lot-id prefix
         (spec §4.4); ``lot_exists`` when it is already in the ledger."""
+        folded = lot_id.lower()  # URN schemes and namespaces ignore case: so do claims
         for prefix, owner in self.view.prefix_claims().items():
-            if lot_id.startswith(prefix) and owner != self.ev.actor:
+            if folded.startswith(prefix.lower()) and owner != self.ev.actor:
                 raise fail(
                     "forbidden",
                     f"lot id {lot_id!r} is under the prefix {prefix!r} that party {owner!r} "

@@ -154,16 +154,30 @@ def _key_revoke(c: Ctx) -> None:
             "unknown_key",
             f"party {b['party']!r} has no key {b['kid']}: name one of its registered keys",
         )
-    if key.revoked_seq is not None:
+    since = b.get("compromised_since")
+    if key.revoked_seq is not None and not _earlier(since, key.compromised_since):
         raise fail(
             "key_revoked",
-            f"key {b['kid']} was already revoked at log index {key.revoked_seq}; nothing to do",
+            f"key {b['kid']} was already revoked at log index {key.revoked_seq}; nothing to do "
+            "(a revoked key may be declared compromised, or compromised earlier, once more)",
         )
-    since = b.get("compromised_since")
-    revoked = dataclasses.replace(key, revoked_seq=c.seq, compromised_since=since)
+    # a key revoked before may still be declared compromised (or compromised earlier): whoever
+    # holds a stolen key could otherwise revoke it first to shield the keys it added
+    revoked = dataclasses.replace(
+        key,
+        revoked_seq=c.seq if key.revoked_seq is None else key.revoked_seq,
+        compromised_since=since,
+    )
     c.delta.keys[key.kid] = revoked
-    if since is not None:
+    if since is not None and c.config.revoke_descendants:
         _revoke_descendants(c, revoked)
+
+
+def _earlier(since: str | None, before: str | None) -> bool:
+    """Whether a declared compromise time ``since`` is new or earlier than ``before``."""
+    if since is None:
+        return False
+    return before is None or parse_time(since) < parse_time(before)
 
 
 def _revoke_descendants(c: Ctx, compromised: Key) -> None:
@@ -177,9 +191,7 @@ def _revoke_descendants(c: Ctx, compromised: Key) -> None:
             child = c.delta.keys.get(child.kid, child)
             if child.kid == parent.kid or child.revoked_with is not None:
                 continue
-            if child.added_time is None or not parent.compromised_at(
-                child.added_time, c.config.max_past_seconds
-            ):
+            if child.added_time is None or not parent.compromised_at(child.added_time):
                 continue
             child = dataclasses.replace(
                 child,
@@ -200,8 +212,10 @@ def _party_claim(c: Ctx) -> None:
         raise fail("unknown_party", f"party {b['party']!r} is not registered: register it first")
     claims = c.view.prefix_claims()
     for i, prefix in enumerate(b["prefixes"]):
+        mine = prefix.lower()  # compared without case, as lot ids are against claims
         for other, owner in claims.items():
-            if owner != party.id and (prefix.startswith(other) or other.startswith(prefix)):
+            theirs = other.lower()
+            if owner != party.id and (mine.startswith(theirs) or theirs.startswith(mine)):
                 raise fail(
                     "forbidden",
                     f"body.prefixes[{i}]: {prefix!r} overlaps {other!r}, claimed by party "

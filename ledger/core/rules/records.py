@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from .. import keys
-from ..values import CATEGORIES, parse_time
+from ..values import CATEGORIES, COMPROMISE_MARGIN_SECONDS, parse_time
 
 __all__ = [
     "Account",
@@ -46,7 +46,10 @@ class RuleConfig:
 
     tolerance: Decimal = Decimal("0.005")
     max_future_seconds: int = 300
-    max_past_seconds: int | None = 86400
+    max_past_seconds: int | None = COMPROMISE_MARGIN_SECONDS
+    #: revoke the keys a compromised key added (spec §4.6, revision 2); False only to re-index a
+    #: log accepted under revision 1, which lacked the rule
+    revoke_descendants: bool = True
 
 
 def format_decimal(d: Decimal) -> str:
@@ -174,16 +177,18 @@ class Key:
             d.get("revoked_with"),
         )
 
-    def compromised_at(self, time: str, window: int | None) -> bool:
+    def compromised_at(self, time: str) -> bool:
         """Whether an event this key signed at ``time`` counts as signed after its compromise:
         every event of a key revoked with another; for a key revoked as compromised since ``t``,
-        every event dated at or after ``t - window`` (the ledger refuses events dated more than
-        ``window`` seconds before its clock, so every event appended after ``t`` qualifies)."""
+        every event dated at or after ``t - COMPROMISE_MARGIN_SECONDS`` (a ledger refuses events
+        dated more than that before its clock, so every event appended after ``t`` qualifies).
+        The margin is a protocol constant, not a server setting, so that the server and every
+        offline verifier place the compromise point alike (spec §4.6)."""
         if self.revoked_with is not None:
             return True
         if self.compromised_since is None:
             return False
-        since = parse_time(self.compromised_since) - timedelta(seconds=window or 0)
+        since = parse_time(self.compromised_since) - timedelta(seconds=COMPROMISE_MARGIN_SECONDS)
         return parse_time(time) >= since
 
 

@@ -1,4 +1,4 @@
-"""The partner-visibility index (spec §9.1): transform links and cut-off lot states
+"""The partner-visibility index (spec §9.4): transform inputs and cut-off lot states
 (append-only), the per-party view (derived), and who added each key (spec §4.3).
 
 Existing ledgers are re-indexed from their log when they are next opened for writing
@@ -18,13 +18,12 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = ("lot_links", "lot_states")
+APPEND_ONLY = ("transform_inputs", "lot_states")
 
 
 def upgrade() -> None:
     op.create_table(
-        "lot_links",
-        sa.Column("lot", sa.Text, primary_key=True),
+        "transform_inputs",
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("input", sa.Text, primary_key=True),
     )
