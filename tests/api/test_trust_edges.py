@@ -708,3 +708,24 @@ def test_b4_a_read_racing_the_end_of_custody_stops_at_the_cut_off(
 def test_certificate_ids_that_are_no_uuid_urn_are_404_on_every_backend(env: Env) -> None:
     for cert_id in ("%00", "x%00y.pdf", "x%00.html", "urn:uuid:nope"):
         assert_problem(env.get(f"/v1/certificates/{cert_id}", env.auditor), 404, "not_found")
+
+
+def test_a2_a_partner_list_page_is_one_query_however_many_lots_it_cannot_see(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the visibility index, a partner's page walked the whole lot table, one query per
+    page of other companies' lots; now it is one query on the index."""
+    events = [env.create(f"MANY-{i:04d}") for i in range(300)]
+    assert env.post_batch([dict(ev.envelope) for ev in events], env.admin).status_code == 200
+    queries: list[str] = []
+    real = sql_module.SqlStore._query
+
+    def counted(self: Any, sql: str, params: Any = ()) -> Any:
+        queries.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(sql_module.SqlStore, "_query", counted)
+    # packco sees the scrap; the 300 lots after it in id order are bwm's alone
+    page = env.get(f"/v1/lots?limit=1&after={SCRAP}", env.partner["packco"]).json()
+    assert page == {"items": [], "next": None}
+    assert len([q for q in queries if "lots" in q]) == 1, queries
