@@ -131,8 +131,11 @@ class CertificateReport:
 
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: the issuer and lot the credential CLAIMS (shown even when it does not verify)
     issuer: str | None = None
     lot: str | None = None
+    #: whether the proof verified (so ``issuer`` and ``lot`` are signed by ``issuer``'s key)
+    signed: bool = False
     recomputed: bool = False
     bundle: VerificationReport | None = None
 
@@ -140,11 +143,23 @@ class CertificateReport:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def verdict(self) -> str:
+        """``VALID``; ``UNTRUSTED`` (sound, but its issuer is not one the verifier trusts);
+        or ``INVALID``."""
+        if self.ok:
+            return "VALID"
+        if all(code == "untrusted_issuer" for code, _ in self.errors):
+            return "UNTRUSTED"
+        return "INVALID"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "valid": self.ok,
+            "verdict": self.verdict,
             "issuer": self.issuer,
             "lot": self.lot,
+            "signed": self.signed,
             "recomputed": self.recomputed,
             "errors": [{"code": c, "message": m} for c, m in self.errors],
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
@@ -152,14 +167,30 @@ class CertificateReport:
         }
 
     def to_text(self) -> str:
+        claimed = "" if self.signed else " (claimed, unverified)"
         lines = [
-            f"certificate for lot {self.lot}: {'VALID' if self.ok else 'INVALID'}",
-            f"  issuer: {self.issuer}",
+            f"certificate for lot {self.lot}{claimed}: {self.verdict}",
+            f"  issuer: {self.issuer}{claimed}",
             f"  figures recomputed from the bundle: {'yes' if self.recomputed else 'no'}",
         ]
         lines += [f"  error {c}: {m}" for c, m in self.errors]
         lines += [f"  warning {c}: {m}" for c, m in self.warnings]
         return "\n".join(lines)
+
+
+def _claimed(credential: Any) -> tuple[str | None, str | None]:
+    """The issuer and lot a credential names, whatever else is wrong with it."""
+    if not isinstance(credential, Mapping):
+        return None, None
+    issuer = credential.get("issuer")
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id")
+    subject = credential.get("credentialSubject")
+    lot = subject.get("lot") if isinstance(subject, Mapping) else None
+    return (
+        issuer if isinstance(issuer, str) else None,
+        lot if isinstance(lot, str) else None,
+    )
 
 
 def _diff(path: str, claimed: Any, actual: Any, out: list[tuple[str, str]]) -> None:
@@ -183,7 +214,7 @@ def verify_certificate(
     bundle: Mapping[str, Any] | None = None,
     *,
     log_keys: Sequence[Verifier] = (),
-    issuers: Sequence[str] = (),
+    issuers: Sequence[str] | None = None,
     config: rules.RuleConfig | None = None,
 ) -> CertificateReport:
     """Check a certificate's proof and, given its bundle, recompute every figure from it.
@@ -193,23 +224,33 @@ def verify_certificate(
         bundle: the audit bundle it names in ``evidence`` (optional, but without it the
             figures are only signed, not re-derived).
         log_keys: trusted log keys; with them the bundle is verified in full (spec §6).
-        issuers: trusted issuer DIDs (the ledger's attestation did:key); empty: any.
+        issuers: trusted issuer DIDs (the ledger's attestation did:key); ``None``: trust is
+            not judged (the caller knows whom it trusts); an empty list trusts nobody, so a
+            sound certificate is ``UNTRUSTED``.
 
     Returns:
         the report; never raises for a bad certificate or bundle.
     """
     report = CertificateReport()
+    report.issuer, report.lot = _claimed(credential)
     proof = verify_proof(credential)
     if not proof.ok:
         report.errors.append(("bad_proof", f"the proof does not verify: {proof.reason}"))
         return report
+    report.signed = True
     report.issuer = proof.controller
     if not proof.issuer_matches:
         report.errors.append(("issuer_mismatch", "the credential's issuer did not sign it"))
-    if issuers and proof.controller not in issuers:
-        report.errors.append(("untrusted_issuer", f"{proof.controller} is not a trusted issuer"))
+    if issuers is not None and proof.controller not in issuers:
+        report.errors.append(
+            (
+                "untrusted_issuer",
+                f"{proof.controller} is not an issuer you trust: check that it is the ledger's "
+                "published attestation key (GET /.well-known/ltl-trust) and pass it with "
+                "--issuer, --trust or --url",
+            )
+        )
     subject = credential.get("credentialSubject") or {}
-    report.lot = str(subject.get("lot"))
     if bundle is None:
         report.warnings.append(
             (

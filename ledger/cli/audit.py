@@ -83,17 +83,61 @@ def certificate_verify(
     issuer: Annotated[
         list[str] | None, typer.Option(help="trusted issuer did:key (repeatable)")
     ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(help="a file of trusted issuer did:keys, one per line ('#' comments)"),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="a ledger whose published issuer (/.well-known/ltl-trust) to trust"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
 ) -> None:
-    """Check the proof and recompute every figure from the bundle. Exit 0/1/2."""
+    """Check the proof and recompute every figure from the bundle. VALID only for an issuer you
+    trust (--issuer, --trust or --url); a sound certificate of another issuer is UNTRUSTED.
+    Exit 0 valid, 1 untrusted or invalid, 2 usage."""
     try:
         credential = canonical.loads(cert.read_bytes(), allow_floats=True, max_bytes=None)
         doc = None if bundle is None else canonical.loads(bundle.read_bytes(), max_bytes=None)
         keys_ = [] if log_key is None else [read_vkey(log_key)]
+        trusted = [*(issuer or []), *([] if trust is None else _trust_file(trust))]
     except OSError as e:
         raise fail(f"cannot read {e.filename}: {e.strerror}") from e
     except LedgerError as e:
         raise fail(e.message) from e
-    report = verify_certificate(credential, doc, log_keys=keys_, issuers=issuer or [])
+    if url is not None:
+        trusted.append(_published_issuer(url, echo=not as_json))
+    report = verify_certificate(credential, doc, log_keys=keys_, issuers=trusted)
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
+    if not trusted and not as_json:
+        typer.echo(
+            "  no issuer is trusted: pass --issuer DID, --trust FILE, or --url of the ledger "
+            "that issued it (its did:key is printed by `ledger init`, `serve` and `demo`)"
+        )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _trust_file(path: Path) -> list[str]:
+    """The did:keys of a trust file: one per line; blank lines and '#' comments ignored."""
+    dids = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    bad = [d for d in dids if d and not d.startswith("did:key:")]
+    if bad:
+        raise fail(f"{path}: {bad[0]!r} is not a did:key; list one did:key per line")
+    return [d for d in dids if d]
+
+
+def _published_issuer(url: str, *, echo: bool) -> str:
+    """The attestation did:key a ledger publishes, fetched once and printed (to be pinned)."""
+    from ..client import LedgerClient
+    from ..client.errors import ClientError
+
+    try:
+        with LedgerClient(url, None) as client:
+            anchors = client.trust()
+    except ClientError as e:
+        raise fail(f"cannot read the trust anchors of {url}: {e}") from e
+    if anchors.issuer is None:
+        raise fail(f"{url} publishes no attestation key: it issues no certificates")
+    if echo:
+        typer.echo(f"pinned issuer {anchors.issuer} (published by {url}); pin it with --issuer")
+    return anchors.issuer

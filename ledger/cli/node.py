@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -24,6 +24,9 @@ from ..core.keys import b64url_encode, generate, key_object, kid_of, public_raw
 from ..core.values import HASH_RE, format_time
 from ..errors import LedgerError
 from ._common import fail, read_vkey
+
+if TYPE_CHECKING:
+    from ..service.settings import Settings
 
 # The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
 # inside the commands that use them, so `ledger verify` and the partner commands start fast.
@@ -102,7 +105,7 @@ def init(
             typer.echo(f"ledger already initialized ({ledger.size()} events)")
         ledger.checkpoint()
         typer.echo(f"database {settings.database_url}")
-        typer.echo(f"log vkey {ledger.log_signer.verifier.vkey}")
+        _echo_anchors(ledger.log_signer.verifier.vkey, _issuer_of(settings))
 
 
 def fsck(
@@ -203,8 +206,23 @@ def serve(
         typer.echo("demo data seeded; tokens (EXAMPLE, demo only):")
         for party, token in tokens.items():
             typer.echo(f"  {party:8s} {token}")
-    typer.echo(f"log vkey {app_.state.ltl.ledger.log_signer.verifier.vkey}")
+    _echo_anchors(app_.state.ltl.ledger.log_signer.verifier.vkey, app_.state.ltl.attest_did)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _issuer_of(settings: Settings) -> str | None:
+    """The attestation did:key of the configured ``attest`` key, if there is one."""
+    from ..attest.credentials import did_key
+
+    if not settings.key_path("attest").exists():
+        return None
+    return did_key(public_raw(settings.load_key("attest")))
+
+
+def _echo_anchors(vkey: str, issuer: str | None) -> None:
+    """The trust anchors to pin and announce (also served at /.well-known/ltl-trust)."""
+    typer.echo(f"log vkey {vkey}")
+    typer.echo(f"attestation issuer {issuer or '(none: no attest key, no certificates)'}")
 
 
 def demo(
@@ -243,8 +261,18 @@ def demo(
         target.set_vkey(vkey)
         try:
             result = run_demo(target, workdir, echo=typer.echo)
+            anchors = target.reader.trust()
         finally:
             target.close()
+        cert = workdir / "certificate-ALUS-ENC-2025-0042"
+        typer.echo("")
+        typer.echo("trust anchors of this ledger (pin them; also at /.well-known/ltl-trust):")
+        _echo_anchors(anchors.log_vkey, anchors.issuer)
+        typer.echo(
+            f"verify a certificate: ledger certificate verify {cert}.json "
+            f"--bundle {cert}.bundle.json --log-key {workdir / 'log.vkey'} "
+            f"--issuer {anchors.issuer}"
+        )
     raise typer.Exit(0 if result.ok else 1)
 
 

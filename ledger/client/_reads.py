@@ -25,6 +25,7 @@ from .models import (
     TokenInfo,
     TokenList,
     TokenOut,
+    TrustOut,
     VerifyOut,
 )
 
@@ -146,3 +147,8 @@ class _Reads(_Http):
     def health(self) -> HealthOut:
         """Liveness and log size."""
         return self._get(HealthOut, "/healthz")
+
+    def trust(self) -> TrustOut:
+        """The ledger's published trust anchors: its log vkey and attestation did:key (public;
+        pin them, do not re-fetch them to check what they signed)."""
+        return self._get(TrustOut, "/.well-known/ltl-trust")

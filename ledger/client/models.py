@@ -47,6 +47,7 @@ __all__ = [
     "TokenInfo",
     "TokenList",
     "TokenOut",
+    "TrustOut",
     "VerifyIn",
     "VerifyOut",
 ]
@@ -248,6 +249,17 @@ class TokenList(BaseModel):
     next: str | None
 
 
+class TrustOut(BaseModel):
+    """The ledger's trust anchors (``GET /.well-known/ltl-trust``, public): pin them once."""
+
+    origin: str = Field(description="the log's checkpoint origin")
+    log_vkey: str = Field(description="the log's C2SP verifier key: checkpoints verify with it")
+    issuer: str | None = Field(
+        description="the attestation did:key that signs this ledger's certificates (null: this "
+        "ledger issues none)"
+    )
+
+
 class HealthOut(BaseModel):
     status: str
     size: int
@@ -350,11 +362,13 @@ class VerifyIn(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    """A certificate verification report."""
+    """A certificate verification report (spec §8.6)."""
 
     valid: bool
-    issuer: str | None
-    lot: str | None
+    verdict: Literal["VALID", "UNTRUSTED", "INVALID"]
+    issuer: str | None = Field(description="the issuer the credential claims")
+    lot: str | None = Field(description="the lot the credential claims")
+    signed: bool = Field(description="whether the proof verified (issuer and lot are signed)")
     recomputed: bool
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]

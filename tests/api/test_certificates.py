@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 
 from api import create_app
 from ledger.attest.certificates import verify_certificate
-from ledger.attest.credentials import did_key, issue_certificate
+from ledger.attest.credentials import (
+    add_proof,
+    did_key,
+    issue_certificate,
+    verification_method_of,
+)
 from ledger.cli import app as cli
 from ledger.client.keyfile import save_private_key
 from ledger.core.keys import public_raw
@@ -159,21 +164,22 @@ def test_cli_certificate_verify_exit_codes(
     (tmp_path / "bundle.json").write_text(json.dumps(led.bundle(ENCLOSURE)))
     (tmp_path / "other.json").write_text(json.dumps(led.bundle(NISO4)))
     vkey = led.log_signer.verifier.vkey
+    issuer = cred["issuer"] if isinstance(cred["issuer"], str) else cred["issuer"]["id"]
     run = CliRunner().invoke
-    ok = run(
-        cli,
-        [
-            "certificate",
-            "verify",
-            str(tmp_path / "cert.json"),
-            "--bundle",
-            str(tmp_path / "bundle.json"),
-            "--log-key",
-            vkey,
-        ],
-    )
+    args = ["certificate", "verify", str(tmp_path / "cert.json"), "--bundle"]
+    ok = run(cli, [*args, str(tmp_path / "bundle.json"), "--log-key", vkey, "--issuer", issuer])
     assert ok.exit_code == 0, ok.output
     assert "VALID" in ok.output and "recomputed from the bundle: yes" in ok.output
+    # no trusted issuer: sound, but UNTRUSTED (exit 1), saying how to trust one
+    untrusted = run(cli, [*args, str(tmp_path / "bundle.json"), "--log-key", vkey])
+    assert untrusted.exit_code == 1 and ": UNTRUSTED" in untrusted.output
+    assert "--issuer" in untrusted.output
+    # a trust file works like --issuer
+    (tmp_path / "trust.txt").write_text(f"# our ledger\n{issuer}\n")
+    trusted = run(
+        cli, [*args, str(tmp_path / "bundle.json"), "--trust", str(tmp_path / "trust.txt")]
+    )
+    assert trusted.exit_code == 0, trusted.output
     wrong = run(
         cli,
         [
@@ -185,6 +191,52 @@ def test_cli_certificate_verify_exit_codes(
             "--json",
         ],
     )
-    assert wrong.exit_code == 1 and json.loads(wrong.output)["errors"][0]["code"] == "wrong_bundle"
+    codes = [e["code"] for e in json.loads(wrong.output)["errors"]]
+    assert wrong.exit_code == 1 and "wrong_bundle" in codes
     missing = run(cli, ["certificate", "verify", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2
+
+
+def test_a_certificate_re_signed_by_a_stranger_is_untrusted_and_a_tampered_one_says_what_it_claims(
+    api: tuple[TestClient, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    """Issue 9: anyone can re-sign a certificate with the share changed to 99 %: without the
+    ledger's issuer it must not say VALID; a tampered one still names its claimed lot."""
+    client, _, tokens = api
+    cred = _issue(client, tokens["auditor"], ENCLOSURE)
+    issuer = cred["issuer"] if isinstance(cred["issuer"], str) else cred["issuer"]["id"]
+    forged = {k: v for k, v in cred.items() if k not in ("proof", "issuer")}
+    forged["credentialSubject"] = {**forged["credentialSubject"]}
+    forged["credentialSubject"]["recycled_content"] = {
+        **forged["credentialSubject"]["recycled_content"],
+        "mass": {"post_consumer": "99 %"},
+    }
+    stranger = private_key("stranger")
+    forged["issuer"] = did_key(public_raw(stranger))
+    forged = add_proof(
+        forged,
+        stranger,
+        verification_method=verification_method_of(forged["issuer"]),
+        created="2026-01-01T00:00:00Z",
+    )
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    run = CliRunner().invoke
+    out = run(cli, ["certificate", "verify", str(tmp_path / "forged.json"), "--issuer", issuer])
+    assert out.exit_code == 1 and ": UNTRUSTED" in out.output, out.output
+    bare = run(cli, ["certificate", "verify", str(tmp_path / "forged.json")])
+    assert bare.exit_code == 1 and "VALID" not in bare.output.replace("INVALID", "")
+    tampered = {**cred, "credentialSubject": {**cred["credentialSubject"], "mass_kg": "1"}}
+    (tmp_path / "tampered.json").write_text(json.dumps(tampered))
+    bad = run(cli, ["certificate", "verify", str(tmp_path / "tampered.json"), "--issuer", issuer])
+    assert bad.exit_code == 1
+    assert f"lot {ENCLOSURE} (claimed, unverified): INVALID" in bad.output
+    assert f"issuer: {issuer} (claimed, unverified)" in bad.output
+
+
+def test_the_trust_anchors_are_public(api: tuple[TestClient, Any, dict[str, str]]) -> None:
+    client, led, _ = api
+    resp = client.get("/.well-known/ltl-trust")  # no token
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["log_vkey"] == led.log_signer.verifier.vkey
+    assert body["issuer"] == did_key(public_raw(private_key("attest")))

@@ -42,6 +42,7 @@ def test_init_then_fsck(env: Path) -> None:
     result = runner.invoke(app, ["init", "--name", "Test Operator"])
     assert result.exit_code == 0, result.output
     assert "genesis event" in result.output and "log vkey cli.test/log+" in result.output
+    assert "attestation issuer did:key:z6Mk" in result.output  # the trust anchors to pin
     again = runner.invoke(app, ["init"])
     assert again.exit_code == 0 and "already initialized (1 events)" in again.output
     fsck = runner.invoke(app, ["fsck", "--json"])

@@ -517,6 +517,13 @@ def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
     for lot in (ENCLOSURE, "BWM-NISO4-2025-0001"):
         pdf = tmp_path / "demo" / f"certificate-{lot}.pdf"
         assert pdf.read_bytes().startswith(b"%PDF-") and str(pdf.name) in result.stdout
+    # it ends with the trust anchors and a certificate verification command that works
+    command = next(
+        line for line in result.stdout.splitlines() if line.startswith("verify a certificate: ")
+    )
+    assert "attestation issuer did:key:" in result.stdout
+    pinned = run_cli(command.split()[4:], clean_env(), tmp_path)
+    assert pinned.returncode == 0 and ": VALID" in pinned.stdout, pinned.stdout + pinned.stderr
     bundle = workdir / "bundle-enclosure.json"
     vkey = workdir / "log.vkey"
     assert bundle.exists() and vkey.exists()
@@ -575,6 +582,23 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         with LedgerClient(process.url, tokens["lab"]) as lab, pytest.raises(ApiError) as e:
             lab.lot(ENCLOSURE)
         assert e.value.code == "not_found"
+        # the trust anchors: printed at start, served publicly, pinned by `certificate verify`
+        issuer = next(line for line in lines if line.startswith("attestation issuer "))
+        issuer = issuer[len("attestation issuer ") :]
+        with LedgerClient(process.url, None) as anyone:
+            anchors = anyone.trust()
+        assert (anchors.log_vkey, anchors.issuer) == (vkey, issuer)
+        with LedgerClient(process.url, tokens["auditor"]) as auditor:
+            (tmp_path / "cert.json").write_text(json.dumps(auditor.issue_certificate(ENCLOSURE)))
+        pinned = run_cli(
+            ["certificate", "verify", str(tmp_path / "cert.json"), "--url", process.url],
+            env,
+            tmp_path,
+        )
+        assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+        assert f"pinned issuer {issuer}" in pinned.stdout and ": VALID" in pinned.stdout
+        alone = run_cli(["certificate", "verify", str(tmp_path / "cert.json")], env, tmp_path)
+        assert alone.returncode == 1 and ": UNTRUSTED" in alone.stdout
     finally:
         process.stop()
     assert "Traceback" not in process.stderr(), process.stderr()
