@@ -2,14 +2,15 @@
 
 Exit codes of ``verify``/``fsck``/``certificate verify``: 0 valid/clean, 1 invalid/problems,
 2 usage or input error. Operator commands are in ``node.py``, auditor commands in
-``audit.py``, partner commands (through the SDK) in ``partner.py``.
+``audit.py``, partner commands (through the SDK) in ``partner.py``, reports for people
+(``report``, ``certificate issue``) in ``reports.py``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import audit, node, partner
+from . import audit, node, partner, reports
 
 __all__ = ["app", "main"]
 
@@ -22,6 +23,8 @@ app = typer.Typer(
 )
 for command in (node.keygen, node.init, audit.verify, node.fsck, node.serve, node.demo):
     app.command()(command)
+app.command("report")(reports.report)
+audit.certificate_app.command("issue")(reports.certificate_issue)
 app.add_typer(partner.event_app, name="event")
 app.add_typer(partner.lot_app, name="lot")
 app.add_typer(audit.certificate_app, name="certificate")

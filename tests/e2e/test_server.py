@@ -599,6 +599,28 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         assert f"pinned issuer {issuer}" in pinned.stdout and ": VALID" in pinned.stdout
         alone = run_cli(["certificate", "verify", str(tmp_path / "cert.json")], env, tmp_path)
         assert alone.returncode == 1 and ": UNTRUSTED" in alone.stdout
+        # reports for people, through the CLI as a process
+        auth = ["--url", process.url, "--token", tokens["packco"]]
+        table = run_cli(["report", ENCLOSURE, *auth], env, tmp_path)
+        assert table.returncode == 0, table.stderr
+        assert f"recycled-content report for lot {ENCLOSURE}" in table.stdout
+        assert "by mass:  post-consumer 79.9 %" in table.stdout and "origins" in table.stdout
+        raw = run_cli(["report", ENCLOSURE, *auth, "--json"], env, tmp_path)
+        assert json.loads(raw.stdout)["lot"] == ENCLOSURE
+        hidden = run_cli(["report", "BWM-NISO4-2025-0001", *auth], env, tmp_path)
+        assert hidden.returncode == 1 and "404 not_found" in hidden.stderr
+        issued = run_cli(
+            ["certificate", "issue", ENCLOSURE, *auth, "--out", str(tmp_path / "out")],
+            env,
+            tmp_path,
+        )
+        assert issued.returncode == 0, issued.stderr
+        stem = tmp_path / "out" / f"certificate-{ENCLOSURE}"
+        assert json.loads(stem.with_name(stem.name + ".json").read_text())["id"].startswith(
+            "urn:uuid:"
+        )
+        assert stem.with_name(stem.name + ".pdf").read_bytes().startswith(b"%PDF-")
+        assert "<html" in stem.with_name(stem.name + ".html").read_text().lower()
     finally:
         process.stop()
     assert "Traceback" not in process.stderr(), process.stderr()
