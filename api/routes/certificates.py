@@ -102,18 +102,12 @@ def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any])
     cut = view[lot]
     if cut is None:
         return True
-    for entry in bundle.get("entries", ()):
-        event = entry.get("event", {})
-        if entry.get("seq", 0) > cut and lot in _lots_named(event):
-            return False
-    return True
-
-
-def _lots_named(event: Mapping[str, Any]) -> set[str]:
-    body = event.get("body", {})
-    named = {str(body["lot"])} if "lot" in body else set()
-    named.update(str(i["lot"]) for i in (*body.get("inputs", ()), *body.get("outputs", ())))
-    return named
+    # the events after the lot's creation on its chain are those whose prev names it (§3.7);
+    # its creation precedes every cut-off
+    return not any(
+        entry.get("seq", 0) > cut and lot in entry.get("event", {}).get("prev", {})
+        for entry in bundle.get("entries", ())
+    )
 
 
 def _verification(

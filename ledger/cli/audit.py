@@ -16,7 +16,7 @@ from ..core import canonical
 from ..core.checkpoint import Witness
 from ..core.rules import RuleConfig
 from ..errors import LedgerError
-from ._common import fail, read_text, read_vkey
+from ._common import client, fail, read_text, read_vkey
 
 __all__ = ["certificate_app", "certificate_verify", "verify"]
 
@@ -128,12 +128,11 @@ def _trust_file(path: Path) -> list[str]:
 
 def _published_issuer(url: str, *, echo: bool) -> str:
     """The attestation did:key a ledger publishes, fetched once and printed (to be pinned)."""
-    from ..client import LedgerClient
     from ..client.errors import ClientError
 
     try:
-        with LedgerClient(url, None) as client:
-            anchors = client.trust()
+        with client(url, None) as sdk:
+            anchors = sdk.trust()
     except ClientError as e:
         raise fail(f"cannot read the trust anchors of {url}: {e}") from e
     if anchors.issuer is None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from .events import SignedEvent
-from .rules import Delta, Lot
+from .rules import Delta, Lot, MemoryState, RuleConfig
 
 __all__ = [
     "Cutoff",
@@ -169,6 +169,28 @@ class MemoryVisibility:
 
     def inputs_of(self, seqs: Sequence[int]) -> dict[int, list[str]]:
         return {seq: self.inputs[seq] for seq in seqs if seq in self.inputs}
+
+    def follow(
+        self,
+        state: MemoryState,
+        seq: int,
+        ev: SignedEvent,
+        *,
+        config: RuleConfig,
+        verify_signature: bool = True,
+    ) -> Delta:
+        """Apply ``ev`` at ``seq`` to ``state`` (no clock: a replay of the stored log) and index
+        it here; returns what it changed.
+
+        Raises:
+            RuleViolation: the rules refuse the event; neither ``state`` nor the index changes.
+        """
+        before = {lot: state.lot(lot) for lot in ev.lots_touched}
+        delta = state.accept(
+            ev, seq=seq, now=None, config=config, verify_signature=verify_signature
+        )
+        self.accept(seq, ev, before.get, delta)
+        return delta
 
     def accept(
         self, seq: int, ev: SignedEvent, before: Callable[[str], Lot | None], delta: Delta

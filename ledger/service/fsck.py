@@ -114,13 +114,10 @@ def fsck(store: Store, *, config: rules.RuleConfig, verifier: Verifier, origin: 
                 f"the type/actor/time columns of event {ev.id} differ from the signed event",
                 rec.seq,
             )
-        before = {lot: state.lot(lot) for lot in ev.lots_touched}
         try:
-            delta = state.accept(ev, seq=rec.seq, now=None, config=config)
+            views.follow(state, rec.seq, ev, config=config)
         except LedgerError as e:
             report.add(e.code, f"replaying event {ev.id} ({ev.type}) fails: {e.message}", rec.seq)
-        else:
-            views.accept(rec.seq, ev, before.get, delta)
         lot_index.update(rows.lots)
         party_index.update(rows.parties)
         custody.update(rows.custody)

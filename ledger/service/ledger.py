@@ -26,6 +26,7 @@ from ..core.events import SignedEvent
 from ..core.gc import gc_paused
 from ..core.keys import Ed25519PrivateKey
 from ..core.receipt import Receipt
+from ..core.values import UUID_RE
 from ..errors import LedgerError, NotFound
 from ..store.protocol import CertificateRecord, CheckpointRecord, Store, TokenRecord
 from . import bundles, provenance, tokens
@@ -39,7 +40,7 @@ from .writer import Writer
 
 __all__ = ["Ledger"]
 
-CERT_ID_RE = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CERT_ID_RE = re.compile("urn:uuid:" + UUID_RE.pattern)
 
 
 class Ledger:

@@ -20,7 +20,6 @@ __all__ = [
     "partner_view",
     "provenance",
     "upstream",
-    "visible_lots",
 ]
 
 
@@ -91,11 +90,6 @@ class PartnerView(Mapping[str, Cutoff]):
 def partner_view(reads: Reads, party: str) -> PartnerView:
     """What a partner may read (spec §9.4), see :class:`PartnerView`."""
     return PartnerView(reads.store, party)
-
-
-def visible_lots(reads: Reads, party: str) -> set[str]:
-    """Lots a partner may read (see :func:`partner_view` for how much of each)."""
-    return set(partner_view(reads, party))
 
 
 def lots_as_of(reads: Reads, config: RuleConfig, cutoffs: Mapping[str, int]) -> dict[str, Lot]:

@@ -47,10 +47,8 @@ def _replay(store: Store, config: rules.RuleConfig) -> AppendBatch:
     views = MemoryVisibility()
     for rec in store.iter_events():
         ev = parse_event(rec.canonical)
-        before = {lot: state.lot(lot) for lot in ev.lots_touched}
         # the stored log was accepted once; replay it as fsck does (no clock, no signatures)
-        delta = state.accept(ev, seq=rec.seq, now=None, config=config, verify_signature=False)
-        views.accept(rec.seq, ev, before.get, delta)
+        views.follow(state, rec.seq, ev, config=config, verify_signature=False)
     batch = AppendBatch(keys=dict(state.keys))
     batch.inputs.extend(sorted(views.all_inputs()))
     batch.states.update(views.states)

@@ -46,6 +46,17 @@ def env(db_url: str) -> Iterator[Env]:
         yield e
 
 
+def _create_body(lot: str, *, mass: str = "1", material: str = "scrap") -> dict[str, Any]:
+    """The body of a ``lot.create`` of post-consumer material at the US site."""
+    return {
+        "lot": lot,
+        "material": material,
+        "mass_kg": mass,
+        "source": "post_consumer",
+        "site": US_SITE,
+    }
+
+
 def _fsck_clean(led: Ledger) -> None:
     report = led.fsck()
     assert report.ok, report.to_text()
@@ -203,13 +214,7 @@ def test_a1_a_group_commit_the_database_refuses_fails_only_the_event_it_refuses(
             _signed(
                 "bwm" if i % 2 else "alus",
                 "lot.create",
-                {
-                    "lot": f"GROUP-{i}" if i != 7 else "POISON-7",
-                    "material": "scrap",
-                    "mass_kg": "1",
-                    "source": "post_consumer",
-                    "site": US_SITE,
-                },
+                _create_body(f"GROUP-{i}" if i != 7 else "POISON-7"),
             )
             for i in range(20)
         ]
@@ -366,13 +371,7 @@ def test_b6_refusals_about_a_hidden_lot_are_those_of_a_missing_lot(env: Env) -> 
 
 def test_b7_lot_ids_with_dot_segments_are_refused(env: Env) -> None:
     def create(lot: str) -> bytes:
-        body = {
-            "lot": lot,
-            "material": "scrap",
-            "mass_kg": "1",
-            "source": "post_consumer",
-            "site": US_SITE,
-        }
+        body = _create_body(lot)
         return _raw("bwm", "lot.create", body)
 
     for lot in ("P/../X", "P/./X", "P/..", "P/."):
@@ -451,13 +450,7 @@ def test_c8_a_compromised_key_takes_the_keys_it_added_with_it(db_url: str) -> No
         led.append(
             _signed("bwm", "key.add", {"party": "bwm", "key": key_object(k4)}, time=at(-60), key=k3)
         )
-        made = {
-            "lot": "C8-LOT",
-            "material": "scrap",
-            "mass_kg": "5",
-            "source": "post_consumer",
-            "site": US_SITE,
-        }
+        made = _create_body("C8-LOT", mass="5")
         led.append(_signed("bwm", "lot.create", made, time=at(-30), key=k4))
         k3_kid = key_object(k3)["kid"]
         led.append(
@@ -555,13 +548,7 @@ def test_c8_a_stolen_key_revoked_first_can_still_be_declared_compromised(db_url:
         led.append(_signed("bwm", "key.revoke", declared, time=at(0)))
         thief = led.store.keys([key_object(k2)["kid"]])[key_object(k2)["kid"]]
         assert thief.revoked_with == kid
-        body = {
-            "lot": "THIEF",
-            "material": "x",
-            "mass_kg": "1",
-            "source": "post_consumer",
-            "site": US_SITE,
-        }
+        body = _create_body("THIEF", material="x")
         with pytest.raises(RuleViolation) as e:
             led.append(_signed("bwm", "lot.create", body, time=at(1), key=k2))
         assert e.value.code == "key_revoked"
@@ -610,13 +597,7 @@ def test_a2_a_revision_1_log_with_a_shielded_key_still_reindexes(db_url: str) ->
         led.append(_signed("bwm", "key.add", {"party": "bwm", "key": key_object(k2)}, key=k))
         body = {"party": "bwm", "kid": key_object(k)["kid"], "reason": "x"}
         led.append(_signed("bwm", "key.revoke", {**body, "compromised_since": LATE}))
-        made = {
-            "lot": "OLD-K2",
-            "material": "x",
-            "mass_kg": "1",
-            "source": "post_consumer",
-            "site": US_SITE,
-        }
+        made = _create_body("OLD-K2", material="x")
         led.append(_signed("bwm", "lot.create", made, key=k2))  # rev. 1 accepted this
         for table in ("visibility", "transform_inputs", "lot_states"):
             tamper(led.store, f"DELETE FROM {table}")
@@ -632,13 +613,7 @@ def test_a2_a_wide_transform_writes_rows_linear_in_its_inputs(db_url: str) -> No
         lots = [f"WIDE-{i:03d}" for i in range(400)]
         heads = {}
         for lot in lots:
-            body = {
-                "lot": lot,
-                "material": "x",
-                "mass_kg": "1",
-                "source": "post_consumer",
-                "site": US_SITE,
-            }
+            body = _create_body(lot, material="x")
             heads[lot] = led.append(_signed("bwm", "lot.create", body)).hash
         transform = {
             "process": "melt",
