@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     problems.install(app)
     for module in (events, lots, parties, log, certificates, admin, wellknown):
         app.include_router(module.router)
+    app.include_router(certificates.public)
     return app
 
 

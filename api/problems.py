@@ -52,6 +52,7 @@ STATUS: dict[str, int] = {
     "bad_range": 400,
     "invalid_token_request": 400,
     "storage_error": 503,
+    "public_url_unset": 503,
 }
 
 TITLES = {

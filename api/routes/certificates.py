@@ -1,29 +1,55 @@
-"""Certificates (spec §8): issue, fetch as JSON, PDF or HTML, and verify (public)."""
+"""Certificates (spec §8, §9.8): issue, list, revoke and read them with a token under
+``/v1/certificates``; read them WITHOUT a token at their capability URL ``/c/{uuid}`` (HTML page,
+``.json``, ``.pdf``, ``/status``) and their status lists at ``/status/{n}``; verify one (public).
+
+A certificate's public URL is its credential ``id``, ``<LEDGER_PUBLIC_URL>/c/<uuid>``: the UUID is
+random (122 bits), so the URL is a capability — whoever was handed the certificate (or scanned
+its QR code) may read it; nobody can guess another. Listing certificates needs a token and
+follows the partner visibility rule (spec §9.4).
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections import OrderedDict
 from collections.abc import Mapping
+from threading import Lock
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ledger.attest.certificates import CertificateReport, verify_certificate
+from ledger.attest.certificates import CertificateReport, judge_status, verify_certificate
 from ledger.attest.render import certificate_html, certificate_pdf
-from ledger.client.models import CertificateIn, VerifyIn, VerifyOut
+from ledger.client.models import (
+    CertificateIn,
+    CertificateList,
+    CertificateStatusOut,
+    CertificateSummary,
+    RevokeIn,
+    VerifyIn,
+    VerifyOut,
+)
 from ledger.core.keys import Ed25519PrivateKey
+from ledger.core.values import UUID_RE
+from ledger.errors import NotFound
+from ledger.service.certificates import CertificateRecord
 from ledger.service.tokens import Principal
 
 from ..body import ModelJson
-from ..deps import PROBLEMS, AppState, Auth, State, view_of
+from ..deps import PROBLEMS, Admin, AppState, Auth, State, view_of
 from ..problems import HttpProblem
 
-__all__ = ["ISSUE_BODY", "VERIFY_BODY", "router"]
+__all__ = ["ISSUE_BODY", "VERIFY_BODY", "public", "router"]
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
+#: the routes a stranger uses: no token
+public = APIRouter(tags=["public"])
 
 ISSUE_BODY = ModelJson(CertificateIn, limit=64 * 1024, hint="a certificate request is small")
+REVOKE_BODY = ModelJson(RevokeIn, limit=4 * 1024, hint="a revocation reason is short")
 #: a credential with its bundle: as large as a batch may be (the largest body this server
 #: reads); larger bundles are verified offline (``ledger certificate verify``)
 VERIFY_BODY = ModelJson(
@@ -31,6 +57,23 @@ VERIFY_BODY = ModelJson(
     limit=lambda state: state.settings.max_batch_bytes,
     hint="verify a certificate with a bundle this large offline (`ledger certificate verify`)",
 )
+CertId = Annotated[str, Path(description="urn:uuid:<uuid>, or the bare UUID of its public URL")]
+Uuid = Annotated[str, Path(description="the UUID of the certificate's public URL")]
+_UUID = re.compile(UUID_RE.pattern)
+#: a credential served as such (VC 2.0 §6.3 media type)
+_VC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/vc": {"schema": {"type": "object"}}}}
+}
+#: a stranger's page: no script, no outside resource, no referrer (the URL is a capability),
+#: not indexed, always revalidated (its status changes)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "no-cache",
+}
 
 
 def _key(state: AppState) -> Ed25519PrivateKey:
@@ -43,15 +86,44 @@ def _key(state: AppState) -> Ed25519PrivateKey:
     return state.attest_key
 
 
+def public_base(state: AppState, request: Request) -> str | None:
+    """Where strangers reach this server: ``LEDGER_PUBLIC_URL``; in demo mode without it, the
+    address this request came to; otherwise None (no certificate can be issued)."""
+    if state.settings.public_url:
+        return state.settings.public_url
+    if state.settings.demo:
+        return str(request.base_url).rstrip("/")
+    return None
+
+
+def _public_url(state: AppState, request: Request, record: CertificateRecord) -> str:
+    """The certificate's public page: its credential id, or for certificates issued before
+    public URLs (``urn:uuid:`` ids) the page this server would give it."""
+    credential_id = _credential(record).get("id")
+    if isinstance(credential_id, str) and credential_id.startswith(("https://", "http://")):
+        return credential_id
+    base = public_base(state, request) or str(request.base_url).rstrip("/")
+    return f"{base}/c/{record.id.removeprefix('urn:uuid:')}"
+
+
+def _credential(record: CertificateRecord) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(record.credential)
+    return found
+
+
+# ---------------------------------------------------------------------- with a token
 @router.post(
     "",
     status_code=201,
-    responses={**PROBLEMS, 503: PROBLEMS[400]},  # 503: no attestation key configured
+    responses={**PROBLEMS, 503: PROBLEMS[400]},  # 503: no attestation key or public URL
     openapi_extra=ISSUE_BODY.openapi,
     summary="Issue a recycled-content certificate (W3C VC, eddsa-jcs-2022)",
 )
 async def create(
-    state: State, principal: Auth, body: Annotated[CertificateIn, Depends(ISSUE_BODY)]
+    request: Request,
+    state: State,
+    principal: Auth,
+    body: Annotated[CertificateIn, Depends(ISSUE_BODY)],
 ) -> Any:
     view = view_of(state, principal)
     if view is not None and view.get(body.lot, -1) is not None:
@@ -64,10 +136,60 @@ async def create(
         state.ledger.issue_certificate,
         body.lot,
         issuer_key=_key(state),
+        public_url=public_base(state, request),
+        issuer_name=state.settings.issuer_name,
         as_of=body.as_of,
         model=body.model,
     )
     return JSONResponse(credential, status_code=201)
+
+
+@router.get(
+    "",
+    response_model=CertificateList,
+    responses=PROBLEMS,
+    summary="Issued certificates, by id (a partner sees those of lots it may read)",
+)
+def list_certificates(
+    request: Request,
+    state: State,
+    principal: Auth,
+    lot: Annotated[str | None, Query(max_length=1024)] = None,
+    after: Annotated[
+        str | None, Query(pattern=f"^urn:uuid:{UUID_RE.pattern}$", description="cursor")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CertificateList:
+    view = view_of(state, principal)
+    items: list[CertificateSummary] = []
+    cursor = after
+    while len(items) < limit:
+        page = state.ledger.certificates.list(lot=lot, after=cursor, limit=limit)
+        for record in page:
+            if view is None or _within(view, record.lot, _bundle(record)):
+                items.append(_summary(state, request, record))
+                if len(items) == limit:
+                    break
+        if len(page) < limit:
+            break
+        cursor = page[-1].id
+    return CertificateList(items=items, next=items[-1].id if len(items) == limit else None)
+
+
+def _bundle(record: CertificateRecord) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(record.bundle)
+    return found
+
+
+def _summary(state: AppState, request: Request, record: CertificateRecord) -> CertificateSummary:
+    status = state.ledger.certificates.status(record.id)
+    return CertificateSummary(
+        id=record.id,
+        url=_public_url(state, request, record),
+        lot=record.lot,
+        issued_at=record.issued_at,
+        status=status.status,  # type: ignore[arg-type]
+    )
 
 
 @router.post(
@@ -78,19 +200,52 @@ async def create(
     openapi_extra=VERIFY_BODY.openapi,
 )
 async def verify(state: State, body: Annotated[VerifyIn, Depends(VERIFY_BODY)]) -> Any:
-    report = await run_in_threadpool(_verification, state, body.credential, body.bundle)
+    report = await run_in_threadpool(_verify_posted, state, body.credential, body.bundle)
     return JSONResponse(report.to_json())
 
 
-def _stored(
-    state: AppState, cert_id: str, principal: Principal
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(credential, bundle) of a certificate the principal may read (404 otherwise)."""
-    credential, bundle = state.ledger.certificate(cert_id)
+def _verify_posted(
+    state: AppState, credential: dict[str, Any], bundle: dict[str, Any] | None
+) -> CertificateReport:
+    """A posted certificate checked against this ledger's keys; its status too when it is one
+    this ledger issued (the same credential, byte for byte in JCS)."""
+    status = None
+    ident = credential.get("id")
+    found = _UUID.search(ident.rsplit("/", 1)[-1]) if isinstance(ident, str) else None
+    if found is not None:
+        try:
+            record = state.ledger.certificates.record(found.group(0))
+        except NotFound:
+            record = None
+        if record is not None and _credential(record) == credential:
+            status = state.ledger.certificates.status(record.id).to_json()
+    return _verification(state, credential, bundle, status)
+
+
+@router.post(
+    "/{cert_id}/revoke",
+    response_model=CertificateStatusOut,
+    responses=PROBLEMS,
+    openapi_extra=REVOKE_BODY.openapi,
+    summary="Revoke a certificate (admin; final, recorded append-only, published)",
+)
+def revoke(
+    cert_id: CertId,
+    state: State,
+    principal: Admin,
+    body: Annotated[RevokeIn, Depends(REVOKE_BODY)],
+) -> CertificateStatusOut:
+    status = state.ledger.certificates.revoke(cert_id, reason=body.reason, by=principal.party)
+    return CertificateStatusOut(**status.to_json())
+
+
+def _stored(state: AppState, cert_id: str, principal: Principal) -> CertificateRecord:
+    """A certificate the principal may read (404 otherwise)."""
+    record = state.ledger.certificates.record(cert_id)
     view = view_of(state, principal)
-    if view is not None and not _within(view, credential["credentialSubject"]["lot"], bundle):
+    if view is not None and not _within(view, record.lot, _bundle(record)):
         raise HttpProblem("not_found", f"no certificate {cert_id!r}")
-    return credential, bundle
+    return record
 
 
 def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any]) -> bool:
@@ -110,8 +265,15 @@ def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any])
     )
 
 
+_REPORTS: OrderedDict[str, CertificateReport] = OrderedDict()
+_REPORTS_LOCK = Lock()
+
+
 def _verification(
-    state: AppState, credential: dict[str, Any], bundle: dict[str, Any] | None
+    state: AppState,
+    credential: dict[str, Any],
+    bundle: dict[str, Any] | None,
+    status: Mapping[str, Any] | None,
 ) -> CertificateReport:
     """The certificate checked against this ledger's log key and attestation did:key."""
     return verify_certificate(
@@ -120,19 +282,58 @@ def _verification(
         log_keys=[state.ledger.log_signer.verifier],
         issuers=[] if state.attest_did is None else [state.attest_did],
         config=state.ledger.config,
+        status=status,
     )
+
+
+def _page_report(state: AppState, record: CertificateRecord) -> CertificateReport:
+    """The stored certificate verified against its stored bundle, with its current status.
+    The bundle check is the expensive part and never changes: it is kept (256 at most)."""
+    status = state.ledger.certificates.status(record.id).to_json()
+    with _REPORTS_LOCK:
+        cached = _REPORTS.get(record.id)
+    if cached is None:
+        cached = _verification(state, _credential(record), _bundle(record), None)
+        with _REPORTS_LOCK:
+            _REPORTS[record.id] = cached
+            while len(_REPORTS) > 256:
+                _REPORTS.popitem(last=False)
+    report = CertificateReport(
+        errors=list(cached.errors),
+        warnings=[w for w in cached.warnings if w[0] != "status_unchecked"],
+        issuer=cached.issuer,
+        lot=cached.lot,
+        signed=cached.signed,
+        recomputed=cached.recomputed,
+        bundle=cached.bundle,
+    )
+    judge_status(report, _credential(record), status)
+    return report
+
+
+def _pdf(state: AppState, request: Request, record: CertificateRecord) -> Response:
+    pdf = certificate_pdf(_credential(record), verify_url=_public_url(state, request, record))
+    return Response(pdf, media_type="application/pdf", headers={"X-Robots-Tag": "noindex"})
+
+
+def _html(state: AppState, request: Request, record: CertificateRecord) -> HTMLResponse:
+    report = _page_report(state, record)
+    page = certificate_html(
+        _credential(record),
+        verify_url=_public_url(state, request, record),
+        verification=report.to_text(),
+    )
+    return HTMLResponse(page, headers=_PAGE_HEADERS)
 
 
 @router.get(
     "/{cert_id}.pdf",
     responses=PROBLEMS,
     response_class=Response,
-    summary="The certificate as a PDF with a QR code to its verification page",
+    summary="The certificate as a PDF with a QR code to its public page",
 )
-def as_pdf(cert_id: str, request: Request, state: State, principal: Auth) -> Response:
-    credential, _ = _stored(state, cert_id, principal)
-    pdf = certificate_pdf(credential, verify_url=_html_url(request, cert_id))
-    return Response(pdf, media_type="application/pdf")
+def as_pdf(cert_id: CertId, request: Request, state: State, principal: Auth) -> Response:
+    return _pdf(state, request, _stored(state, cert_id, principal))
 
 
 @router.get(
@@ -141,21 +342,94 @@ def as_pdf(cert_id: str, request: Request, state: State, principal: Auth) -> Res
     response_class=HTMLResponse,
     summary="The certificate as a web page with a QR code",
 )
-def as_html(cert_id: str, request: Request, state: State, principal: Auth) -> HTMLResponse:
-    credential, bundle = _stored(state, cert_id, principal)
-    report = _verification(state, credential, bundle)
-    return HTMLResponse(
-        certificate_html(
-            credential, verify_url=_html_url(request, cert_id), verification=report.to_text()
-        )
-    )
+def as_html(cert_id: CertId, request: Request, state: State, principal: Auth) -> HTMLResponse:
+    return _html(state, request, _stored(state, cert_id, principal))
+
+
+@router.get(
+    "/{cert_id}/status",
+    response_model=CertificateStatusOut,
+    responses=PROBLEMS,
+    summary="The certificate's status (spec §8.9)",
+)
+def status_of(cert_id: CertId, state: State, principal: Auth) -> CertificateStatusOut:
+    record = _stored(state, cert_id, principal)
+    return CertificateStatusOut(**state.ledger.certificates.status(record.id).to_json())
 
 
 @router.get("/{cert_id}", responses=PROBLEMS, summary="The certificate (the credential JSON)")
-def as_json(cert_id: str, state: State, principal: Auth) -> Any:
-    credential, _ = _stored(state, cert_id, principal)
-    return JSONResponse(credential)
+def as_json(cert_id: CertId, state: State, principal: Auth) -> Any:
+    return JSONResponse(_credential(_stored(state, cert_id, principal)))
 
 
-def _html_url(request: Request, cert_id: str) -> str:
-    return str(request.url_for("as_html", cert_id=cert_id))
+# ---------------------------------------------------------------------- without a token
+def _capability(state: AppState, uuid: str) -> CertificateRecord:
+    """The certificate whose public URL holds ``uuid`` (404 for anything else)."""
+    if not _UUID.fullmatch(uuid):
+        raise HttpProblem("not_found", "no such certificate: check the address you were given")
+    return state.ledger.certificates.record(uuid)
+
+
+@public.get(
+    "/c/{uuid}.json",
+    responses={**_VC, 404: PROBLEMS[404]},
+    response_class=JSONResponse,
+    summary="A certificate's credential JSON (public: its URL is the capability)",
+)
+def public_json(uuid: Uuid, state: State) -> Any:
+    record = _capability(state, uuid)
+    return JSONResponse(
+        _credential(record), media_type="application/vc", headers={"X-Robots-Tag": "noindex"}
+    )
+
+
+@public.get(
+    "/c/{uuid}.pdf",
+    responses={404: PROBLEMS[404]},
+    response_class=Response,
+    summary="A certificate as a PDF (public)",
+)
+def public_pdf(uuid: Uuid, request: Request, state: State) -> Response:
+    return _pdf(state, request, _capability(state, uuid))
+
+
+@public.get(
+    "/c/{uuid}/status",
+    response_model=CertificateStatusOut,
+    responses={404: PROBLEMS[404]},
+    summary="A certificate's status: valid, superseded (by which) or revoked (public)",
+)
+def public_status(uuid: Uuid, state: State) -> Any:
+    record = _capability(state, uuid)
+    body = CertificateStatusOut(**state.ledger.certificates.status(record.id).to_json())
+    return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-cache"})
+
+
+@public.get(
+    "/c/{uuid}",
+    responses={404: PROBLEMS[404]},
+    response_class=HTMLResponse,
+    summary="A certificate's page: what it certifies, verified, with its status (public)",
+)
+def public_html(uuid: Uuid, request: Request, state: State) -> HTMLResponse:
+    return _html(state, request, _capability(state, uuid))
+
+
+@public.get(
+    "/status/{number}",
+    responses={**_VC, 400: PROBLEMS[400], 404: PROBLEMS[404], 503: PROBLEMS[400]},
+    response_class=JSONResponse,
+    summary="A W3C Bitstring Status List credential of this ledger's certificates (public)",
+)
+def status_list(
+    number: Annotated[int, Path(ge=1, le=1_000_000)], request: Request, state: State
+) -> Any:
+    base = public_base(state, request)
+    if base is None:
+        raise HttpProblem("not_found", f"no status list {number}: this ledger has no public URL")
+    credential = state.ledger.certificates.status_list(
+        number, issuer_key=_key(state), public_url=base, issuer_name=state.settings.issuer_name
+    )
+    return JSONResponse(
+        credential, media_type="application/vc", headers={"Cache-Control": "no-cache"}
+    )

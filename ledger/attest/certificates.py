@@ -28,8 +28,10 @@ from .recycled import recycled_content
 
 __all__ = [
     "CertificateReport",
+    "certified_figures",
     "certify",
     "check_model",
+    "judge_status",
     "subject_from_bundle",
     "verify_certificate",
 ]
@@ -81,6 +83,26 @@ def subject_from_bundle(
     }
 
 
+#: the members of a recycled-content report that a certificate certifies (spec §8.9)
+_CERTIFIED = ("material", "mass_kg", "composition", "mass", "elements", "compliance")
+_ORIGIN = ("lot", "source", "party", "country", "share", "mass_kg")
+
+
+def certified_figures(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What a certificate states about its lot, from its ``recycled_content`` report: the
+    material, mass, composition, shares by mass and per element, compliance results and the
+    origins with their contributed shares (spec §8.9). Custody, the steps of the lineage and
+    the method are left out: moving a lot or issuing a certificate does not change what it is
+    made of. Two reports with equal figures certify the same thing."""
+    lineage = report.get("lineage") or {}
+    origins = [
+        {k: o.get(k) for k in _ORIGIN}
+        for o in lineage.get("origins") or ()
+        if isinstance(o, Mapping)
+    ]
+    return {**{k: report.get(k) for k in _CERTIFIED}, "origins": origins}
+
+
 def check_model(model: str | None) -> None:
     """Refuse a model that is not one of :data:`~ledger.core.values.MODELS`.
 
@@ -99,6 +121,9 @@ def certify(
     now: datetime,
     as_of: date | None = None,
     model: str | None = None,
+    id: str | None = None,
+    issuer_name: str | None = None,
+    credential_status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The signed certificate of the bundle's lot, every figure computed from that bundle.
 
@@ -107,6 +132,9 @@ def certify(
         config: the ledger's rule configuration (replay tolerance).
         issuer_key: the attestation key (its ``did:key`` is the issuer).
         now: issue time (``validFrom``, whole seconds); ``as_of`` defaults to its date.
+        id: the credential id (default: a random ``urn:uuid:``); the ledger uses the
+            certificate's public page, ``<LEDGER_PUBLIC_URL>/c/<uuid>`` (spec §8.2).
+        issuer_name, credential_status: see :func:`~ledger.attest.credentials.issue_certificate`.
 
     Raises:
         LedgerError: ``model`` is not one of ``controlled_blending``, ``mass_balance``
@@ -120,7 +148,9 @@ def certify(
         subject,
         issuer_key=issuer_key,
         valid_from=format_time(when.replace(microsecond=0)),
-        id=f"urn:uuid:{uuid.uuid4()}",
+        id=id or f"urn:uuid:{uuid.uuid4()}",
+        issuer_name=issuer_name,
+        credential_status=credential_status,
     )
     return credential
 
@@ -138,6 +168,8 @@ class CertificateReport:
     signed: bool = False
     recomputed: bool = False
     bundle: VerificationReport | None = None
+    #: the certificate's status as checked online (spec §8.9), or None when not checked
+    status: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -146,12 +178,17 @@ class CertificateReport:
     @property
     def verdict(self) -> str:
         """``VALID``; ``UNTRUSTED`` (sound, but its issuer is not one the verifier trusts);
-        or ``INVALID``."""
-        if self.ok:
+        ``REVOKED`` or ``SUPERSEDED`` (sound and trusted, but withdrawn, or its figures no longer
+        hold: spec §8.9); or ``INVALID``."""
+        codes = {code for code, _ in self.errors}
+        if not codes:
             return "VALID"
-        if all(code == "untrusted_issuer" for code, _ in self.errors):
-            return "UNTRUSTED"
-        return "INVALID"
+        if codes - {"untrusted_issuer", "revoked", "superseded"}:
+            return "INVALID"
+        for code in ("untrusted_issuer", "revoked", "superseded"):
+            if code in codes:
+                return "UNTRUSTED" if code == "untrusted_issuer" else code.upper()
+        raise AssertionError(codes)  # pragma: no cover
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,6 +201,7 @@ class CertificateReport:
             "errors": [{"code": c, "message": m} for c, m in self.errors],
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
             "bundle": None if self.bundle is None else self.bundle.to_json(),
+            "status": None if self.status is None else dict(self.status),
         }
 
     def to_text(self) -> str:
@@ -173,6 +211,8 @@ class CertificateReport:
             f"  issuer: {self.issuer}{claimed}",
             f"  figures recomputed from the bundle: {'yes' if self.recomputed else 'no'}",
         ]
+        if self.status is not None and self.status.get("status"):
+            lines.append(f"  status: {self.status['status']}")
         lines += [f"  error {c}: {m}" for c, m in self.errors]
         lines += [f"  warning {c}: {m}" for c, m in self.warnings]
         return "\n".join(lines)
@@ -209,6 +249,35 @@ def _diff(path: str, claimed: Any, actual: Any, out: list[tuple[str, str]]) -> N
         )
 
 
+def judge_status(
+    report: CertificateReport, credential: Mapping[str, Any], status: Mapping[str, Any] | None
+) -> None:
+    """Step 4 of spec §8.6: the certificate's status, as checked online."""
+    if status is None:
+        if credential.get("credentialStatus") is not None:
+            report.warnings.append(
+                (
+                    "status_unchecked",
+                    "the certificate's status (superseded, revoked) was not checked: verify it "
+                    "online (without --offline) to learn whether it still holds",
+                )
+            )
+        return
+    report.status = status
+    if status.get("error"):
+        report.warnings.append(
+            ("status_unavailable", f"the status could not be checked: {status['error']}")
+        )
+        return
+    state, reason = status.get("status"), status.get("reason") or "no reason recorded"
+    if state == "revoked":
+        report.errors.append(("revoked", f"the issuer revoked this certificate: {reason}"))
+    elif state == "superseded":
+        by = status.get("superseded_by")
+        then = f"; the current certificate is {by}" if by else "; ask the issuer for a new one"
+        report.errors.append(("superseded", f"{reason}{then}"))
+
+
 def verify_certificate(
     credential: Any,
     bundle: Mapping[str, Any] | None = None,
@@ -216,6 +285,7 @@ def verify_certificate(
     log_keys: Sequence[Verifier] = (),
     issuers: Sequence[str] | None = None,
     config: rules.RuleConfig | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> CertificateReport:
     """Check a certificate's proof and, given its bundle, recompute every figure from it.
 
@@ -227,6 +297,9 @@ def verify_certificate(
         issuers: trusted issuer DIDs (the ledger's attestation did:key); ``None``: trust is
             not judged (the caller knows whom it trusts); an empty list trusts nobody, so a
             sound certificate is ``UNTRUSTED``.
+        status: the certificate's status as found online (spec §8.9): ``{"status": "valid" |
+            "superseded" | "revoked", "reason", "superseded_by"}``, or ``{"error": why}`` when
+            it could not be found; None when not checked (warning ``status_unchecked``).
 
     Returns:
         the report; never raises for a bad certificate or bundle.
@@ -250,6 +323,7 @@ def verify_certificate(
                 "--issuer, --trust or --url",
             )
         )
+    judge_status(report, credential, status)
     subject = credential.get("credentialSubject") or {}
     if bundle is None:
         report.warnings.append(

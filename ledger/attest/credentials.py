@@ -420,6 +420,8 @@ def issue_certificate(
     valid_from: str,
     id: str,
     created: str | None = None,
+    issuer_name: str | None = None,
+    credential_status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build and sign a W3C VC 2.0 recycled-content certificate (spec §8).
 
@@ -435,6 +437,8 @@ def issue_certificate(
         valid_from: XML Schema dateTimeStamp.
         id: the credential id (a URI, e.g. ``urn:uuid:...``).
         created: the proof's creation time; defaults to ``valid_from``.
+        issuer_name: when given, ``issuer`` is ``{"id": did, "name": issuer_name}``.
+        credential_status: the ``credentialStatus`` entry (spec §8.9), when there is one.
 
     Raises:
         CredentialError: ``issuer_did`` is not the key's did:key, or a date is malformed.
@@ -452,10 +456,12 @@ def issue_certificate(
         "@context": [CREDENTIALS_V2_CONTEXT],
         "id": id,
         "type": ["VerifiableCredential", CERTIFICATE_TYPE],
-        "issuer": did,
+        "issuer": did if issuer_name is None else {"id": did, "name": issuer_name},
         "validFrom": valid_from,
         "credentialSubject": copy.deepcopy(dict(subject)),
     }
+    if credential_status is not None:
+        credential["credentialStatus"] = dict(credential_status)
     return add_proof(
         credential,
         issuer_key,

@@ -1,4 +1,4 @@
-"""Auditor commands: verify an audit bundle or a certificate offline."""
+"""Auditor commands: verify an audit bundle or a certificate (offline, and its status online)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..attest.certificates import verify_certificate
+from ..attest.credentials import verify_proof
 from ..audit.verify import verify_bundle
 from ..core import canonical
 from ..core.checkpoint import Witness
 from ..core.rules import RuleConfig
 from ..errors import LedgerError
 from ._common import client, fail, read_text, read_vkey
+from .certstatus import fetch_status
 
 __all__ = ["certificate_app", "certificate_verify", "verify"]
 
@@ -91,11 +93,20 @@ def certificate_verify(
         str | None,
         typer.Option(help="a ledger whose published issuer (/.well-known/ltl-trust) to trust"),
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="do not fetch the certificate's status list (status unchecked)"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
 ) -> None:
     """Check the proof and recompute every figure from the bundle. VALID only for an issuer you
     trust (--issuer, --trust or --url); a sound certificate of another issuer is UNTRUSTED.
-    Exit 0 valid, 1 untrusted or invalid, 2 usage."""
+    Online (the default), a trusted certificate's status list is fetched: SUPERSEDED when the
+    ledger no longer supports its figures (with the certificate that replaces it), REVOKED
+    when its issuer withdrew it. Exit 0 valid, 1 untrusted, superseded, revoked or invalid,
+    2 usage."""
     try:
         credential = canonical.loads(cert.read_bytes(), allow_floats=True, max_bytes=None)
         doc = None if bundle is None else canonical.loads(bundle.read_bytes(), max_bytes=None)
@@ -107,7 +118,10 @@ def certificate_verify(
         raise fail(e.message) from e
     if url is not None:
         trusted.append(_published_issuer(url, echo=not as_json))
-    report = verify_certificate(credential, doc, log_keys=keys_, issuers=trusted)
+    status = None
+    if not offline and _trusted_signature(credential, trusted):
+        status = fetch_status(credential)
+    report = verify_certificate(credential, doc, log_keys=keys_, issuers=trusted, status=status)
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
     if not trusted and not as_json:
         typer.echo(
@@ -115,6 +129,13 @@ def certificate_verify(
             "that issued it (its did:key is printed by `ledger init`, `serve` and `demo`)"
         )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _trusted_signature(credential: Any, trusted: list[str]) -> bool:
+    """Whether the credential's proof verifies under a trusted issuer (only then are the URLs
+    it names worth fetching)."""
+    proof = verify_proof(credential)
+    return proof.ok and proof.controller in trusted
 
 
 def _trust_file(path: Path) -> list[str]:

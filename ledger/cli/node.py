@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 # The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
 # inside the commands that use them, so `ledger verify` and the partner commands start fast.
+
+#: where the demo's certificates say they are published: `ledger serve`'s default address
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
+DEMO_ISSUER_NAME = "LTL demo ledger (example keys)"
 
 __all__ = [
     "demo",
@@ -70,9 +74,9 @@ def init(
     country: Annotated[str, typer.Option(help="operator's country (ISO 3166-1 alpha-2)")] = "US",
 ) -> None:
     """Create keys (if missing), the database, and the genesis event; print the log vkey."""
-    from ..service.settings import Settings, open_ledger
+    from ..service.settings import open_ledger
 
-    settings = Settings()
+    settings = _settings()
     for key_name in ("operator", "log", "attest"):
         path = settings.key_path(key_name)
         if not path.exists():
@@ -112,10 +116,10 @@ def fsck(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
 ) -> None:
     """Re-derive the tree and all state from the stored events and compare (exit 1 on problems)."""
-    from ..service.settings import Settings, open_ledger
+    from ..service.settings import open_ledger
 
     try:
-        ledger = open_ledger(Settings())
+        ledger = open_ledger(_settings())
     except LedgerError as e:
         raise fail(str(e)) from e
     with ledger:
@@ -130,11 +134,10 @@ def token_create(
     role: Annotated[str, typer.Option(help="partner | auditor | admin")],
 ) -> None:
     """Issue a token; the token alone is printed on the last line (shown once)."""
-    from ..service.settings import Settings
     from ..service.tokens import create_token
     from ..store.sql import SqlStore
 
-    settings = Settings()
+    settings = _settings()
     try:
         store = SqlStore(settings.database_url)
         token = create_token(store, party, role)
@@ -148,10 +151,9 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """Every token issued: id (SHA-256 of the token), party, role, created, revoked."""
-    from ..service.settings import Settings
     from ..store.sql import SqlStore
 
-    store = SqlStore(Settings().database_url)
+    store = SqlStore(_settings().database_url)
     for t in store.tokens():
         state = "revoked" if t.revoked else "live"
         typer.echo(f"{t.hash}  {t.party:12s} {t.role:8s} {t.created_at}  {state}")
@@ -163,12 +165,11 @@ def token_revoke(
     token: Annotated[str, typer.Argument(help="the token, or its id (SHA-256) from `token list`")],
 ) -> None:
     """Revoke a token (servers stop accepting it within 30 s; at once when revoked over HTTP)."""
-    from ..service.settings import Settings
     from ..service.tokens import hash_token
     from ..store.sql import SqlStore
 
     token_id = token if HASH_RE.fullmatch(token) else hash_token(token)
-    store = SqlStore(Settings().database_url)
+    store = SqlStore(_settings().database_url)
     done = store.revoke_token(token_id)
     store.close()
     if not done:
@@ -191,9 +192,7 @@ def serve(
 
     from api import create_app
 
-    from ..service.settings import Settings
-
-    settings = Settings(demo=True) if demo else Settings()
+    settings = _settings(demo=True) if demo else _settings()
     try:
         app_ = create_app(settings)
     except LedgerError as e:
@@ -207,7 +206,30 @@ def serve(
         for party, token in tokens.items():
             typer.echo(f"  {party:8s} {token}")
     _echo_anchors(app_.state.ltl.ledger.log_signer.verifier.vkey, app_.state.ltl.attest_did)
+    if settings.public_url:
+        typer.echo(f"public URL {settings.public_url} (certificate pages /c/…, status lists)")
+    elif not settings.demo:
+        typer.echo(
+            "public URL unset: certificates are refused (public_url_unset) until "
+            "LEDGER_PUBLIC_URL names where strangers reach this server"
+        )
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings from the environment; a bad ``LEDGER_*`` value is a usage error."""
+    from pydantic import ValidationError
+
+    from ..service.settings import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"LEDGER_{'_'.join(str(x) for x in err['loc']).upper()}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise fail(f"bad setting: {problems}") from e
 
 
 def _issuer_of(settings: Settings) -> str | None:
@@ -265,7 +287,13 @@ def demo(
         finally:
             target.close()
         cert = workdir / "certificate-ALUS-ENC-2025-0042"
+        public = os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL
         typer.echo("")
+        typer.echo(
+            f"the certificates' QR codes lead to {public}/c/…; to open them, serve this "
+            f"database: LEDGER_DEMO=1 LEDGER_DATABASE_URL=sqlite:///{workdir / 'ledger.db'} "
+            f"LEDGER_ORIGIN=demo.ltl.example/log LEDGER_PUBLIC_URL={public} ledger serve"
+        )
         typer.echo("trust anchors of this ledger (pin them; also at /.well-known/ltl-trust):")
         _echo_anchors(anchors.log_vkey, anchors.issuer)
         typer.echo(
@@ -316,6 +344,10 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         "LEDGER_DATABASE_URL": f"sqlite:///{db}",
         "LEDGER_DEMO": "1",
         "LEDGER_ORIGIN": "demo.ltl.example/log",
+        # the certificates' pages and status lists: where `ledger serve` listens by default,
+        # so that they open once the demo database is served (the demo's own server is gone)
+        "LEDGER_PUBLIC_URL": os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL,
+        "LEDGER_ISSUER_NAME": os.environ.get("LEDGER_ISSUER_NAME") or DEMO_ISSUER_NAME,
     }
     settings = Settings(
         database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]

@@ -10,6 +10,8 @@ from urllib.parse import quote
 from ._http import _Http, lot_path
 from .models import (
     BundleOut,
+    CertificateList,
+    CertificateStatusOut,
     ChainItem,
     ChainOut,
     ConsistencyProofOut,
@@ -109,17 +111,41 @@ class _Reads(_Http):
         return self._object(self._request("POST", "/v1/certificates", json=body))
 
     def certificate(self, cert_id: str) -> dict[str, Any]:
-        """A stored certificate (the credential JSON)."""
-        path = f"/v1/certificates/{quote(cert_id, safe=':')}"
-        return self._object(self._request("GET", path))
+        """A stored certificate (the credential JSON). ``cert_id``: its credential id (public
+        URL), ``urn:uuid:`` id or UUID."""
+        return self._object(self._request("GET", f"/v1/certificates/{_ref(cert_id)}"))
 
-    def certificate_pdf(self, cert_id: str) -> bytes:
-        """A stored certificate rendered as a PDF."""
-        return self._request("GET", f"/v1/certificates/{quote(cert_id, safe=':')}.pdf").content
+    def certificate_pdf(self, cert_id: str, *, lang: str | None = None) -> bytes:
+        """A stored certificate rendered as a PDF (labels in ``lang``: en, ko or en+ko)."""
+        params = {} if lang is None else {"lang": lang}
+        path = f"/v1/certificates/{_ref(cert_id)}.pdf"
+        return self._request("GET", path, params=params).content
 
-    def certificate_html(self, cert_id: str) -> str:
+    def certificate_html(self, cert_id: str, *, lang: str | None = None) -> str:
         """A stored certificate rendered as a web page."""
-        return self._request("GET", f"/v1/certificates/{quote(cert_id, safe=':')}.html").text
+        params = {} if lang is None else {"lang": lang}
+        return self._request("GET", f"/v1/certificates/{_ref(cert_id)}.html", params=params).text
+
+    def certificates(
+        self, *, lot: str | None = None, after: str | None = None, limit: int = 100
+    ) -> CertificateList:
+        """Issued certificates the token may read (one page; ``next`` is the cursor)."""
+        params: dict[str, Any] = {"limit": limit}
+        if lot is not None:
+            params["lot"] = lot
+        if after is not None:
+            params["after"] = after
+        return self._get(CertificateList, "/v1/certificates", **params)
+
+    def certificate_status(self, cert_id: str) -> CertificateStatusOut:
+        """A certificate's status: valid, superseded (by which) or revoked (spec §8.9)."""
+        return self._get(CertificateStatusOut, f"/v1/certificates/{_ref(cert_id)}/status")
+
+    def revoke_certificate(self, cert_id: str, reason: str) -> CertificateStatusOut:
+        """(admin) Revoke a certificate: final, recorded append-only, published in its status
+        list."""
+        path = f"/v1/certificates/{_ref(cert_id)}/revoke"
+        return self._model(CertificateStatusOut, "POST", path, json={"reason": reason})
 
     def verify_certificate(
         self, credential: Mapping[str, Any], bundle: Mapping[str, Any] | None = None
@@ -152,3 +178,10 @@ class _Reads(_Http):
         """The ledger's published trust anchors: its log vkey and attestation did:key (public;
         pin them, do not re-fetch them to check what they signed)."""
         return self._get(TrustOut, "/.well-known/ltl-trust")
+
+
+def _ref(cert_id: str) -> str:
+    """The path segment of a certificate: the UUID of its public URL (``.../c/<uuid>``) or of
+    its ``urn:uuid:`` id, URL-quoted."""
+    tail = cert_id.rsplit("/c/", 1)[-1] if "://" in cert_id else cert_id
+    return quote(tail, safe=":")

@@ -11,7 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.values import LOT_ID_MAX, LOT_ID_PATTERN, MODELS, PARTY_ID_RE, LotStatus, TokenRole
+from ..core.values import (
+    FORBIDDEN_TEXT_RE,
+    LOT_ID_MAX,
+    LOT_ID_PATTERN,
+    MODELS,
+    PARTY_ID_RE,
+    LotStatus,
+    TokenRole,
+)
 
 __all__ = [
     "BatchIn",
@@ -20,6 +28,9 @@ __all__ = [
     "BundleEntry",
     "BundleOut",
     "CertificateIn",
+    "CertificateList",
+    "CertificateStatusOut",
+    "CertificateSummary",
     "ChainItem",
     "ChainOut",
     "ComplianceOut",
@@ -40,6 +51,7 @@ __all__ = [
     "ProvenanceOut",
     "ReceiptOut",
     "RecycledContentOut",
+    "RevokeIn",
     "SharesOut",
     "SiteOut",
     "StepOut",
@@ -365,7 +377,7 @@ class VerifyOut(BaseModel):
     """A certificate verification report (spec §8.6)."""
 
     valid: bool
-    verdict: Literal["VALID", "UNTRUSTED", "INVALID"]
+    verdict: Literal["VALID", "UNTRUSTED", "REVOKED", "SUPERSEDED", "INVALID"]
     issuer: str | None = Field(description="the issuer the credential claims")
     lot: str | None = Field(description="the lot the credential claims")
     signed: bool = Field(description="whether the proof verified (issuer and lot are signed)")
@@ -373,3 +385,51 @@ class VerifyOut(BaseModel):
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     bundle: dict[str, Any] | None = None
+    status: dict[str, Any] | None = Field(
+        default=None, description="the certificate's status (spec §8.9), when it was checked"
+    )
+
+
+class CertificateStatusOut(BaseModel):
+    """A certificate's status (spec §8.9): ``GET /c/{uuid}/status``."""
+
+    id: str = Field(description="the credential's id (its public page)")
+    status: Literal["valid", "superseded", "revoked"]
+    reason: str | None
+    superseded_by: str | None = Field(
+        description="the id of the newest valid certificate of the same lot, when there is one"
+    )
+    checked_size: int = Field(description="the log size the figures were last checked at")
+    history: list[dict[str, Any]]
+
+
+class CertificateSummary(BaseModel):
+    """An issued certificate in a listing."""
+
+    id: str = Field(description="urn:uuid:<uuid>")
+    url: str = Field(description="the credential's id: its public page")
+    lot: str
+    issued_at: str
+    status: Literal["valid", "superseded", "revoked"]
+
+
+class CertificateList(BaseModel):
+    items: list[CertificateSummary]
+    next: str | None = Field(description="cursor for the next page (the last id), or null")
+
+
+_FORBIDDEN = FORBIDDEN_TEXT_RE.pattern[1:-1]
+_PRINTABLE = f"[^{_FORBIDDEN}]"
+
+
+class RevokeIn(BaseModel):
+    """Why a certificate is revoked (shown to everyone who checks it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        # printable (spec §1.5) and not blank: stated in the schema, so clients know it too
+        pattern=f"^{_PRINTABLE}*[^{_FORBIDDEN}\\s]{_PRINTABLE}*$",
+    )

@@ -11,14 +11,11 @@ The HTTP API and the command line talk to this facade only, never to the store.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..attest.certificates import certify, check_model
 from ..attest.recycled import recycled_content
 from ..core import rules
 from ..core.checkpoint import Signer
@@ -26,10 +23,10 @@ from ..core.events import SignedEvent
 from ..core.gc import gc_paused
 from ..core.keys import Ed25519PrivateKey
 from ..core.receipt import Receipt
-from ..core.values import UUID_RE
-from ..errors import LedgerError, NotFound
-from ..store.protocol import CertificateRecord, CheckpointRecord, Store, TokenRecord
+from ..errors import LedgerError
+from ..store.protocol import CheckpointRecord, Store, TokenRecord
 from . import bundles, provenance, tokens
+from .certificates import CertificateBook
 from .fsck import FsckReport, fsck
 from .identity import claim_database
 from .log import Log
@@ -39,8 +36,6 @@ from .sources import source_for
 from .writer import Writer
 
 __all__ = ["Ledger"]
-
-CERT_ID_RE = re.compile("urn:uuid:" + UUID_RE.pattern)
 
 
 class Ledger:
@@ -84,6 +79,14 @@ class Ledger:
         if needs_reindex(store):
             reindex(store, self.config)
         self.writer = Writer(store, self.config, self.clock, max_batch)
+        self.certificates = CertificateBook(
+            store,
+            bundle=self.bundle,
+            report=lambda lot, as_of: self.recycled_content(lot, as_of=as_of),
+            size=self.size,
+            config=self.config,
+            clock=self.clock,
+        )
         self._closed = False
 
     def close(self) -> None:
@@ -242,47 +245,15 @@ class Ledger:
 
     # ------------------------------------------------------------------ certificates
     def issue_certificate(
-        self,
-        lot_id: str,
-        *,
-        issuer_key: Ed25519PrivateKey,
-        as_of: date | None = None,
-        model: str | None = None,
+        self, lot_id: str, *, issuer_key: Ed25519PrivateKey, **options: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Issue a certificate computed from the lot's bundle and store both (append-only);
-        returns (credential, bundle).
-
-        Raises:
-            LedgerError: a bad ``model`` (``bad_request``); NotFound: no such lot.
-        """
-        check_model(model)
-        bundle = self.bundle(lot_id)
-        credential = certify(
-            bundle,
-            config=self.config,
-            issuer_key=issuer_key,
-            now=self.clock(),
-            as_of=as_of,
-            model=model,
-        )
-        record = CertificateRecord(
-            id=str(credential["id"]),
-            lot=lot_id,
-            credential=json.dumps(credential),
-            bundle=json.dumps(bundle),
-            issued_at=str(credential["validFrom"]),
-        )
-        self.store.add_certificate(record)
-        return credential, bundle
+        """Issue a certificate of the lot: :meth:`CertificateBook.issue` (``public_url``,
+        ``issuer_name``, ``as_of``, ``model``)."""
+        return self.certificates.issue(lot_id, issuer_key=issuer_key, **options)
 
     def certificate(self, cert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(credential, bundle) of an issued certificate. Raises NotFound."""
-        # ids are urn:uuid:<UUID> (spec §8.2); anything else (a NUL byte, say, which PostgreSQL
-        # text cannot hold) is not looked up at all
-        found = self.store.certificate(cert_id) if CERT_ID_RE.fullmatch(cert_id) else None
-        if found is None:
-            raise NotFound(f"no certificate {cert_id!r}")
-        return json.loads(found.credential), json.loads(found.bundle)
+        return self.certificates.get(cert_id)
 
     # ------------------------------------------------------------------ API tokens
     def create_token(self, party: str, role: str) -> str:

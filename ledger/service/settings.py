@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..core import rules
 from ..core.checkpoint import Signer
 from ..core.keys import Ed25519PrivateKey, KeyFormatError, kid_of, private_key_from_pem, public_raw
-from ..core.values import COMPROMISE_MARGIN_SECONDS
+from ..core.values import COMPROMISE_MARGIN_SECONDS, FORBIDDEN_TEXT_RE
 from ..errors import LedgerError
 from ..store.sql import SqlStore
 from .ledger import Ledger
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
         max_batch_events, max_batch_bytes: limits of ``POST /v1/events/batch``.
         write_rate, write_burst: token-bucket rate limit of writes, per token.
         auth_failures_per_minute: failed authentications allowed per client address.
+        public_url: where this server is published for people without a token (spec §8.2,
+            §8.9): certificates point at ``<public_url>/c/<uuid>`` and their status lists at
+            ``<public_url>/status/<n>``; none are issued without it outside demo mode.
+        issuer_name: the certificates' issuer name (``issuer.name``), e.g. the operator's
+            legal name.
     """
 
     model_config = SettingsConfigDict(
@@ -88,6 +94,34 @@ class Settings(BaseSettings):
     write_rate: float = 500.0  # sustained writes per second per token
     write_burst: int = 1000
     auth_failures_per_minute: int = 30  # per client address
+    # certificates for people without a token
+    public_url: str | None = None
+    issuer_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(
+                f"LEDGER_PUBLIC_URL={v!r} is not an absolute http(s) URL; give the address "
+                "where people reach this server, e.g. https://ledger.example.com"
+            )
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(
+                f"LEDGER_PUBLIC_URL={v!r} has a query, fragment or credentials; give only "
+                "scheme, host, port and path"
+            )
+        return v.rstrip("/")
+
+    @field_validator("issuer_name")
+    @classmethod
+    def _issuer_name(cls, v: str | None) -> str | None:
+        if v is not None and (FORBIDDEN_TEXT_RE.search(v) or not v.strip()):
+            raise ValueError("LEDGER_ISSUER_NAME is printable text, not blank")
+        return v
 
     def key_path(self, name: str) -> Path:
         """Path of ``<name>.pem``: in ``key_dir``, or in keys.example/ in demo mode."""

@@ -164,12 +164,32 @@ class CertificateRow(SQLModel, table=True):
     """An issued certificate: the signed credential and the bundle it was computed from."""
 
     __tablename__ = "certificates"
-    __table_args__ = (Index("ix_certificates_lot", "lot"),)
+    __table_args__ = (
+        Index("ix_certificates_lot", "lot"),
+        Index("ux_certificates_status", "status_list", "status_index", unique=True),
+    )
     id: str = Field(sa_column=Column(Text, primary_key=True))
     lot: str = Field(sa_column=Column(Text, nullable=False))
     credential: str = Field(sa_column=Column(Text, nullable=False))
     bundle: str = Field(sa_column=Column(Text, nullable=False))
     issued_at: str = Field(sa_column=Column(Text, nullable=False))
+    #: its entry in a Bitstring Status List (spec §8.9); NULL for certificates of revision 1
+    status_list: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    status_index: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+
+
+class CertificateStatusRow(SQLModel, table=True):
+    """A status change of a certificate (spec §8.9), at most one per (certificate, status)."""
+
+    __tablename__ = "certificate_status"
+    cert_id: str = Field(sa_column=Column(Text, primary_key=True))
+    status: str = Field(sa_column=Column(Text, primary_key=True))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    #: the log size when the change was recorded
+    log_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recorded_at: str = Field(sa_column=Column(Text, nullable=False))
+    #: who recorded it: ``ledger`` (figures no longer supported) or the revoking party
+    recorded_by: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LogMetaRow(SQLModel, table=True):
@@ -203,5 +223,6 @@ APPEND_ONLY_TABLES = (
     "nodes",
     "checkpoints",
     "certificates",
+    "certificate_status",
     "log_meta",
 )

@@ -24,6 +24,7 @@ from ..core.visibility import InputRow, inputs_of
 __all__ = [
     "AppendBatch",
     "CertificateRecord",
+    "CertificateStatusRecord",
     "CheckpointRecord",
     "Custody",
     "EventMeta",
@@ -133,6 +134,22 @@ class CertificateRecord:
     credential: str
     bundle: str
     issued_at: str
+    #: its Bitstring Status List entry (spec §8.9); None for certificates of revision 1
+    status_list: int | None = None
+    status_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateStatusRecord:
+    """A recorded status change of a certificate (spec §8.9): append-only, at most one per
+    (certificate, status)."""
+
+    cert_id: str
+    status: str  # "superseded" | "revoked"
+    reason: str
+    log_size: int
+    recorded_at: str
+    recorded_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,9 +365,33 @@ class Store(StoreReads, Protocol):
         """Revoke a live token; False when there is none with that hash."""
         ...
 
-    def add_certificate(self, certificate: CertificateRecord) -> None: ...
+    def add_certificate(self, certificate: CertificateRecord) -> bool:
+        """Store a certificate; False (nothing stored) when its status entry is taken."""
+        ...
 
     def certificate(self, cert_id: str) -> CertificateRecord | None: ...
+
+    def certificates(
+        self, *, lot: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[CertificateRecord]:
+        """Issued certificates by id (of one lot when ``lot`` is given), after ``after``."""
+        ...
+
+    def certificate_count(self) -> int: ...
+
+    def status_indexes(self, status_list: int) -> set[int]:
+        """The indexes taken in one status list."""
+        ...
+
+    def add_certificate_status(self, record: CertificateStatusRecord) -> bool:
+        """Record a status change; False when that certificate already has that status."""
+        ...
+
+    def certificate_statuses(
+        self, cert_ids: Sequence[str] | None = None
+    ) -> list[CertificateStatusRecord]:
+        """Recorded status changes (of ``cert_ids``, or all), oldest first."""
+        ...
 
     # --- whole-table reads for fsck
     def event_meta(self) -> dict[int, EventMeta]:

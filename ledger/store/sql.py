@@ -52,6 +52,7 @@ from ..core.visibility import InputRow
 from ..errors import StorageError
 from .models import (
     CertificateRow,
+    CertificateStatusRow,
     CheckpointRow,
     CreditRow,
     CustodyRow,
@@ -71,6 +72,7 @@ from .models import (
 from .protocol import (
     AppendBatch,
     CertificateRecord,
+    CertificateStatusRecord,
     CheckpointRecord,
     Custody,
     EventMeta,
@@ -154,6 +156,7 @@ _CREDIT_KEY = _names(_CREDITS)[:-1]  # party, site, element, category (then bala
 
 
 _CERTIFICATES: Table = CertificateRow.__table__  # type: ignore[attr-defined]
+_CERT_STATUS: Table = CertificateStatusRow.__table__  # type: ignore[attr-defined]
 #: table -> the fields of the rows handed to the store for it, in the order they are written
 _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _EVENTS: ("seq", "hash", "id", *EventMeta._fields, "canonical"),
@@ -167,6 +170,7 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _CHECKPOINTS: tuple(f.name for f in dataclasses.fields(CheckpointRecord)),
     _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
     _CERTIFICATES: tuple(f.name for f in dataclasses.fields(CertificateRecord)),
+    _CERT_STATUS: tuple(f.name for f in dataclasses.fields(CertificateStatusRecord)),
     _CREDITS: ("party", "site", "element", "category", "balance"),  # Account + balance
     _LOG_META: ("name", "value"),  # one item of the mapping ``log_meta()`` returns
 }
@@ -183,11 +187,12 @@ _SQL_STATES = _insert_sql(_STATES)
 _SQL_VISIBILITY = _upsert_sql(_VISIBILITY, 2)
 _SQL_NODES = _insert_sql(_NODES)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
-_SQL_CERTIFICATE = _insert_sql(_CERTIFICATES)
+_SQL_CERTIFICATE = _insert_sql(_CERTIFICATES) + " ON CONFLICT DO NOTHING"
+_SQL_CERT_STATUS = _insert_sql(_CERT_STATUS) + " ON CONFLICT DO NOTHING"
 _SQL_TOKEN = _insert_sql(_TOKENS)
 _SQL_LOG_META = _insert_sql(_LOG_META)
 #: the tables that hold anything a ledger ever wrote (derived tables follow from events)
-_DATA_TABLES = (_EVENTS, _CHECKPOINTS, _TOKENS, _CERTIFICATES, _LOG_META)
+_DATA_TABLES = (_EVENTS, _CHECKPOINTS, _TOKENS, _CERTIFICATES, _CERT_STATUS, _LOG_META)
 _SQL_CREDITS = _upsert_sql(_CREDITS, len(_CREDIT_KEY))
 
 
@@ -765,21 +770,72 @@ class SqlStore(_Dumps):
         sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
         return bool(self._execute(sql, (token_hash,), "revoke the token"))
 
-    def add_certificate(self, certificate: CertificateRecord) -> None:
-        c = certificate
-        self._execute(
-            _SQL_CERTIFICATE,
-            (c.id, c.lot, c.credential, c.bundle, c.issued_at),
-            "store the certificate",
-        )
+    def add_certificate(self, certificate: CertificateRecord) -> bool:
+        row = dataclasses.astuple(certificate)
+        return bool(self._execute(_SQL_CERTIFICATE, row, "store the certificate"))
 
     def certificate(self, cert_id: str) -> CertificateRecord | None:
         rows = self._query(_select(_CERTIFICATES, "id = ?"), (cert_id,))
-        return None if not rows else CertificateRecord(*(str(x) for x in rows[0]))
+        return None if not rows else _certificate_record(rows[0])
+
+    def certificates(
+        self, *, lot: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[CertificateRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if lot is not None:
+            where.append("lot = ?")
+            params.append(lot)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        sql = _select(_CERTIFICATES, " AND ".join(where)) + " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_certificate_record(r) for r in self._query(sql, params)]
+
+    def certificate_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM certificates")[0][0])
+
+    def status_indexes(self, status_list: int) -> set[int]:
+        sql = "SELECT status_index FROM certificates WHERE status_list = ?"
+        return {int(i) for (i,) in self._query(sql, (status_list,))}
+
+    def add_certificate_status(self, record: CertificateStatusRecord) -> bool:
+        row = dataclasses.astuple(record)
+        return bool(self._execute(_SQL_CERT_STATUS, row, "record the certificate status"))
+
+    def certificate_statuses(
+        self, cert_ids: Sequence[str] | None = None
+    ) -> list[CertificateStatusRecord]:
+        sql, params = _select(_CERT_STATUS), list(cert_ids or ())
+        if cert_ids is not None:
+            if not params:
+                return []
+            sql = _select(_CERT_STATUS, f"cert_id IN ({', '.join('?' * len(params))})")
+        rows = self._query(sql + " ORDER BY log_size, recorded_at, cert_id, status", params)
+        return [
+            CertificateStatusRecord(str(c), str(s), str(why), int(n), str(at), str(by))
+            for c, s, why, n, at, by in rows
+        ]
 
 
 def _state_row(point: tuple[str, int], lot: Lot) -> tuple[Any, ...]:
     return (*point, lot.custodian, lot.status, _ENCODER.encode(lot.to_dict()))
+
+
+def _certificate_record(row: Any) -> CertificateRecord:
+    cert_id, lot, credential, bundle, issued_at, status_list, status_index = row
+    return CertificateRecord(
+        str(cert_id),
+        str(lot),
+        str(credential),
+        str(bundle),
+        str(issued_at),
+        status_list=None if status_list is None else int(status_list),
+        status_index=None if status_index is None else int(status_index),
+    )
 
 
 def _token_record(row: Any) -> TokenRecord:

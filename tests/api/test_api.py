@@ -37,7 +37,7 @@ from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token, hash_token
 from tests.conftest import _pg_schema_url
-from tests.support.ledgers import ORIGIN, log_signer, scenario_ledger
+from tests.support.ledgers import ORIGIN, PUBLIC_URL, log_signer, scenario_ledger
 from tests.support.scenario import (
     BILLET,
     BLACK_MASS,
@@ -140,12 +140,15 @@ def app_env(url: str, **settings: Any) -> Iterator[Env]:
     """The GUIDE scenario on ``url`` behind ``create_app(Settings(..., **settings))``."""
     with scenario_ledger(url) as led, tempfile.TemporaryDirectory() as keys:
         save_private_key(private_key("attest"), Path(keys) / "attest.pem")
+        settings = {"public_url": PUBLIC_URL, **settings}
         app = create_app(Settings(database_url=url, key_dir=Path(keys), **settings), ledger=led)
         env = Env(ledger=led, app=app, client=TestClient(app))
         env.partner = {p: create_token(led.store, p, "partner") for p in PARTIES}
         env.auditor = create_token(led.store, "auditor", "auditor")
         env.admin = create_token(led.store, "operator", "admin")
-        env.certificate, _ = led.issue_certificate(ENCLOSURE, issuer_key=private_key("attest"))
+        env.certificate, _ = led.issue_certificate(
+            ENCLOSURE, issuer_key=private_key("attest"), public_url=PUBLIC_URL
+        )
         yield env
         # whatever the test posted, accepted or refused, the database re-derives from its log
         report = led.fsck()
@@ -225,6 +228,16 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("GET", "/v1/certificates/{cert_id}", "certificate"): LOT_READ,
     ("GET", "/v1/certificates/{cert_id}.pdf", "certificate-pdf"): LOT_READ,
     ("GET", "/v1/certificates/{cert_id}.html", "certificate-html"): LOT_READ,
+    ("GET", "/v1/certificates/{cert_id}/status", "certificate-status"): LOT_READ,
+    ("GET", "/v1/certificates", "certificate-list"): DIRECTORY,
+    ("POST", "/v1/certificates/{cert_id}/revoke", "certificate-revoke"): _row(
+        401, 401, 403, 403, 403, 200
+    ),
+    ("GET", "/c/{uuid}", "public-page"): PUBLIC,
+    ("GET", "/c/{uuid}.json", "public-json"): PUBLIC,
+    ("GET", "/c/{uuid}.pdf", "public-pdf"): PUBLIC,
+    ("GET", "/c/{uuid}/status", "public-status"): PUBLIC,
+    ("GET", "/status/{number}", "status-list"): PUBLIC,
     ("GET", "/v1/parties", "parties"): DIRECTORY,
     ("GET", "/v1/parties/{party_id}", "party"): DIRECTORY,
     ("GET", "/v1/log/checkpoint", "checkpoint"): PUBLIC,
@@ -267,9 +280,25 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         return env.client.post(
             "/v1/certificates/verify", json={"credential": env.certificate}, headers=headers
         )
+    if label == "certificate-revoke":  # a fresh throw-away certificate each time
+        spare, _ = env.ledger.issue_certificate(
+            ENCLOSURE, issuer_key=private_key("attest"), public_url=PUBLIC_URL
+        )
+        return env.client.post(
+            f"/v1/certificates/{spare['id'].rsplit('/', 1)[-1]}/revoke",
+            json={"reason": "issued by the access matrix"},
+            headers=headers,
+        )
     receive = _enclosure_receive(env.ledger)
-    cert = env.certificate.get("id", "none")
+    cert = env.certificate["id"].rsplit("/", 1)[-1]
     path = {
+        "certificate-status": f"/v1/certificates/{cert}/status",
+        "certificate-list": "/v1/certificates",
+        "public-page": f"/c/{cert}",
+        "public-json": f"/c/{cert}.json",
+        "public-pdf": f"/c/{cert}.pdf",
+        "public-status": f"/c/{cert}/status",
+        "status-list": "/status/1",
         "lot-recycled-content": f"/v1/lots/{ENCLOSURE}/recycled-content",
         "token-list": "/v1/tokens",
         "certificate": f"/v1/certificates/{cert}",

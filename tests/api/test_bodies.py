@@ -19,7 +19,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.body import JsonBody
 from tests.api.test_api import Env, app_env, assert_problem
-from tests.support.scenario import ENCLOSURE
+from tests.support.ledgers import PUBLIC_URL
+from tests.support.scenario import ENCLOSURE, private_key
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 API = Path(__file__).resolve().parents[2] / "api"
@@ -77,6 +78,7 @@ def test_every_route_that_takes_a_body_reads_it_through_one_body_dependency(env:
         ("POST", "/v1/events/batch"),
         ("POST", "/v1/certificates"),
         ("POST", "/v1/certificates/verify"),
+        ("POST", "/v1/certificates/{cert_id}/revoke"),
         ("POST", "/v1/tokens"),
     }
     doc = env.get("/openapi.json").json()
@@ -133,8 +135,21 @@ VALID_BODIES = {
     "/v1/events/batch": lambda env: json.dumps({"events": [env.create().envelope]}).encode(),
     "/v1/certificates": lambda env: json.dumps({"lot": ENCLOSURE}).encode(),
     "/v1/certificates/verify": lambda env: json.dumps({"credential": env.certificate}).encode(),
+    "/v1/certificates/{cert_id}/revoke": lambda env: b'{"reason": "a test revocation"}',
     "/v1/tokens": lambda env: b'{"party": "alus", "role": "partner"}',
 }
+
+
+def _url(env: Env, path: str) -> str:
+    """A route's path with its parameters filled in (a throw-away certificate to revoke)."""
+    if "{cert_id}" not in path:
+        return path
+    spare, _ = env.ledger.issue_certificate(
+        ENCLOSURE, issuer_key=private_key("attest"), public_url=PUBLIC_URL
+    )
+    return path.format(cert_id=spare["id"].rsplit("/", 1)[-1])
+
+
 REFUSED_TYPES = [
     None,
     "text/plain",
@@ -158,15 +173,16 @@ def test_a_wrong_or_missing_content_type_is_415_on_every_body_route(env: Env) ->
     assert {path for _, path in routes} == set(VALID_BODIES)  # a new route needs a body here
     for _, path in sorted(routes):
         raw = VALID_BODIES[path](env)
+        url = _url(env, path)
         for media in REFUSED_TYPES:
             headers = env.headers(env.admin)
             if media is not None:
                 headers["Content-Type"] = media
-            resp = env.client.post(path, content=raw, headers=headers)
+            resp = env.client.post(url, content=raw, headers=headers)
             body = assert_problem(resp, 415, "unsupported_media_type")
             assert "application/json" in body["detail"], (path, media)
             assert resp.headers["accept-post"] == "application/json"
-        gzipped = _json(env, path, raw, env.admin, **{"Content-Encoding": "gzip"})
+        gzipped = _json(env, url, raw, env.admin, **{"Content-Encoding": "gzip"})
         assert_problem(gzipped, 415, "unsupported_media_type")
     # nothing was minted or written
     assert len(env.ledger.tokens()) == tokens_before
@@ -181,7 +197,7 @@ def test_json_with_an_optional_utf8_charset_is_accepted(env: Env, media: str) ->
     for path in VALID_BODIES:
         raw = VALID_BODIES[path](env)
         resp = env.client.post(
-            path, content=raw, headers={"Content-Type": media, **env.headers(env.admin)}
+            _url(env, path), content=raw, headers={"Content-Type": media, **env.headers(env.admin)}
         )
         assert resp.status_code in (200, 201), (path, media, resp.text)
 

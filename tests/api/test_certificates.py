@@ -27,9 +27,10 @@ from ledger.attest.credentials import (
 from ledger.cli import app as cli
 from ledger.client.keyfile import save_private_key
 from ledger.core.keys import public_raw
+from ledger.core.values import UUID_RE
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
-from tests.support.ledgers import scenario_ledger
+from tests.support.ledgers import PUBLIC_URL, scenario_ledger
 from tests.support.scenario import ENCLOSURE, NISO4, private_key
 
 ATTEST = private_key("attest")
@@ -39,7 +40,8 @@ ATTEST = private_key("attest")
 def api(db_url: str) -> Iterator[tuple[TestClient, Any, dict[str, str]]]:
     with scenario_ledger(db_url) as led, tempfile.TemporaryDirectory() as keys:
         save_private_key(ATTEST, Path(keys) / "attest.pem")
-        app = create_app(Settings(database_url=db_url, key_dir=Path(keys)), ledger=led)
+        settings = Settings(database_url=db_url, key_dir=Path(keys), public_url=PUBLIC_URL)
+        app = create_app(settings, ledger=led)
         tokens = {
             "auditor": create_token(led.store, "auditor", "auditor"),
             "packco": create_token(led.store, "packco", "partner"),
@@ -62,6 +64,8 @@ def _issue(client: TestClient, token: str, lot: str, **extra: Any) -> dict[str, 
 def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[str, str]]) -> None:
     client, _, tokens = api
     cred = _issue(client, tokens["auditor"], ENCLOSURE, as_of="2031-09-01")
+    ref = cred["id"].removeprefix(f"{PUBLIC_URL}/c/")
+    assert UUID_RE.fullmatch(ref), cred["id"]  # the id is the public page, a capability URL
     assert cred["type"] == ["VerifiableCredential", "RecycledContentCertificate"]
     assert cred["issuer"] == did_key(public_raw(ATTEST))
     assert cred["proof"]["cryptosuite"] == "eddsa-jcs-2022"
@@ -71,9 +75,9 @@ def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[s
     bundle = client.get(f"/v1/lots/{ENCLOSURE}/bundle", headers=_auth(tokens["auditor"])).json()
     assert subject["evidence"]["checkpoint"] == bundle["checkpoint"]
     # the stored certificate, as JSON, PDF and HTML
-    got = client.get(f"/v1/certificates/{cred['id']}", headers=_auth(tokens["packco"]))
+    got = client.get(f"/v1/certificates/{ref}", headers=_auth(tokens["packco"]))
     assert got.json() == cred
-    pdf = client.get(f"/v1/certificates/{cred['id']}.pdf", headers=_auth(tokens["packco"]))
+    pdf = client.get(f"/v1/certificates/{ref}.pdf", headers=_auth(tokens["packco"]))
     assert pdf.headers["content-type"] == "application/pdf"
     text = " ".join(pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
     for fact in (
@@ -82,18 +86,15 @@ def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[s
         "19500 kg",
         "79.88 %",
         "eu-2023-1542-art8",
-        f"/v1/certificates/{cred['id']}.html",
+        f"{PUBLIC_URL}/c/{ref}",
     ):
         assert fact in text, fact
-    page = client.get(f"/v1/certificates/{cred['id']}.html", headers=_auth(tokens["packco"]))
+    page = client.get(f"/v1/certificates/{ref}.html", headers=_auth(tokens["packco"]))
     assert "<svg" in page.text and ENCLOSURE in page.text
     # the page the QR code leads to shows the verification against the stored bundle
     assert f"certificate for lot {ENCLOSURE}: VALID" in page.text
     assert "figures recomputed from the bundle: yes" in page.text
-    assert (
-        client.get(f"/v1/certificates/{cred['id']}", headers=_auth(tokens["bwm"])).status_code
-        == 404
-    )
+    assert client.get(f"/v1/certificates/{ref}", headers=_auth(tokens["bwm"])).status_code == 404
     # verification is public, and recomputes the figures from the bundle
     r = client.post("/v1/certificates/verify", json={"credential": cred, "bundle": bundle})
     report = r.json()

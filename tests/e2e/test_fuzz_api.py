@@ -38,8 +38,8 @@ from ledger.client.keyfile import save_private_key
 from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
-from tests.support.ledgers import ORIGIN, open_ledger
-from tests.support.scenario import private_key, scenario_chain
+from tests.support.ledgers import ORIGIN, PUBLIC_URL, open_ledger
+from tests.support.scenario import ENCLOSURE, private_key, scenario_chain
 
 MAX_EXAMPLES = 50
 SEED = 20250601
@@ -122,7 +122,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     token = create_token(ledger.store, "operator", "admin")
     keys = tmp_path_factory.mktemp("keys")
     save_private_key(private_key("attest"), keys / "attest.pem")  # certificates can be issued
-    app = create_app(Settings(database_url=url, origin=ORIGIN, key_dir=keys), ledger=ledger)
+    app = create_app(
+        Settings(database_url=url, origin=ORIGIN, key_dir=keys, public_url=PUBLIC_URL),
+        ledger=ledger,
+    )
+    ledger.issue_certificate(ENCLOSURE, issuer_key=private_key("attest"), public_url=PUBLIC_URL)
     yield Live(app, {"Authorization": f"Bearer {token}"}, ledger)
     ledger.close()
 
@@ -160,6 +164,15 @@ def _known_cases(ledger: Ledger) -> Iterator[schemathesis.Case[Any]]:
     yield schema["/healthz"]["GET"].Case()
     yield schema["/v1/tokens"]["POST"].Case(body={"party": "alus", "role": "partner"})
     yield schema["/v1/events/batch"]["POST"].Case(body={"events": []})
+    yield schema["/v1/certificates"]["GET"].Case(query={"limit": 2})
+    for record in ledger.certificates.list():
+        ref = {"uuid": record.id.removeprefix("urn:uuid:")}
+        for path in ("/c/{uuid}", "/c/{uuid}.json", "/c/{uuid}.pdf", "/c/{uuid}/status"):
+            yield schema[path]["GET"].Case(path_parameters=ref)
+        cert = {"cert_id": record.id}
+        for path in ("/v1/certificates/{cert_id}", "/v1/certificates/{cert_id}/status"):
+            yield schema[path]["GET"].Case(path_parameters=cert)
+    yield schema["/status/{number}"]["GET"].Case(path_parameters={"number": 1})
 
 
 def test_known_resources_conform(live: Live) -> None:

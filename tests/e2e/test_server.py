@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,13 @@ from ledger.cli.scenario import (
     US_SITE,
     Step,
 )
-from ledger.client import ApiError, LedgerClient
+from ledger.client import ApiError, LedgerClient, load_private_key
 from ledger.client.models import HealthOut
 from ledger.core import events
 from ledger.core.checkpoint import Verifier, open_note
 from ledger.core.keys import kid_of, public_raw
 from ledger.core.receipt import Receipt
+from ledger.core.values import format_time
 from ledger.service.settings import EXAMPLE_KEY_DIR
 from tests.e2e.conftest import (
     ORIGIN,
@@ -616,11 +618,39 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         )
         assert issued.returncode == 0, issued.stderr
         stem = tmp_path / "out" / f"certificate-{ENCLOSURE}"
-        assert json.loads(stem.with_name(stem.name + ".json").read_text())["id"].startswith(
-            "urn:uuid:"
-        )
+        # demo mode without LEDGER_PUBLIC_URL: the certificate's public page on this server
+        cert_file = stem.with_name(stem.name + ".json")
+        issued_id = json.loads(cert_file.read_text())["id"]
+        assert issued_id.startswith(f"{process.url}/c/"), issued_id
+        page = httpx.get(issued_id)  # no token: the URL is the capability
+        assert page.status_code == 200 and ": VALID" in page.text, page.text[:500]
         assert stem.with_name(stem.name + ".pdf").read_bytes().startswith(b"%PDF-")
         assert "<html" in stem.with_name(stem.name + ".html").read_text().lower()
+        # online status: valid; a later adjust supersedes it (exit 1, naming the successor)
+        verify = ["certificate", "verify", str(cert_file), "--issuer", issuer]
+        fresh = run_cli(verify, env, tmp_path)
+        assert fresh.returncode == 0 and "status: valid" in fresh.stdout, fresh.stdout
+        with LedgerClient(process.url, tokens["packco"]) as packco:
+            head = packco.lot(ENCLOSURE).head
+            packco.post(
+                events.sign(
+                    type="lot.adjust",
+                    actor="packco",
+                    key=load_private_key(EXAMPLE_KEY_DIR / "packco.pem"),
+                    body={"lot": ENCLOSURE, "mass_kg": "19400", "reason": "scrap offcut"},
+                    prev={ENCLOSURE: head},
+                    time=format_time(datetime.now(UTC)),
+                )
+            )
+        stale = run_cli(verify, env, tmp_path)
+        assert stale.returncode == 1 and ": SUPERSEDED" in stale.stdout, stale.stdout
+        assert "mass_kg" in stale.stdout
+        offline = run_cli([*verify, "--offline"], env, tmp_path)
+        assert offline.returncode == 0 and "status_unchecked" in offline.stdout
+        with LedgerClient(process.url, tokens["auditor"]) as auditor:
+            successor = auditor.issue_certificate(ENCLOSURE)
+        named = run_cli(verify, env, tmp_path)
+        assert successor["id"] in named.stdout, named.stdout
     finally:
         process.stop()
     assert "Traceback" not in process.stderr(), process.stderr()

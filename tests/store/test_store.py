@@ -35,6 +35,9 @@ ROWS = {
     "VALUES ('L1', 0, 'op', 'held', '{}')",
     "certificates": "INSERT INTO certificates (id, lot, credential, bundle, issued_at) "
     "VALUES ('c1', 'L1', '{}', '{}', 't')",
+    "certificate_status": "INSERT INTO certificate_status "
+    "(cert_id, status, reason, log_size, recorded_at, recorded_by) "
+    "VALUES ('c', 'revoked', 'r', 1, 't', 'op')",
     "nodes": "INSERT INTO nodes (level, idx, hash) VALUES (0, 0, :b)",
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
@@ -48,6 +51,7 @@ UPDATES = {
     "transform_inputs": "UPDATE transform_inputs SET input = 'x'",
     "lot_states": "UPDATE lot_states SET data = 'forged'",
     "certificates": "UPDATE certificates SET credential = 'forged'",
+    "certificate_status": "UPDATE certificate_status SET status = 'valid'",
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
     "log_meta": "UPDATE log_meta SET value = 'another key'",

@@ -15,6 +15,8 @@ from ledger.store.sql import SqlStore
 from tests.support.scenario import private_key, scenario_events
 
 ORIGIN = "ltl.test/log"
+#: where the tests' ledgers say strangers reach them (certificate ids, status lists)
+PUBLIC_URL = "https://ledger.test"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 

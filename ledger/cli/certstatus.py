@@ -1,0 +1,94 @@
+"""Check a certificate's status online (spec §8.9), as a stranger's verifier does.
+
+The certificate names its status list (``credentialStatus.statusListCredential``); the list is a
+credential signed by the certificate's issuer. When the certificate's bit is set, its status
+record (``<credential id>/status``) says whether it was superseded (and by which certificate) or
+revoked, and why. Only call this for a certificate whose proof verified and whose issuer you
+trust: the URLs come from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ..attest.status import check_status, entry_of
+from ..core import canonical
+from ..errors import LedgerError
+
+__all__ = ["fetch_status"]
+
+#: the most a status list or status record may weigh (a 16 KiB list gzips to a few hundred bytes)
+_MAX_BYTES = 1024 * 1024
+
+
+def _get_json(http: httpx.Client, url: str) -> Any:
+    with http.stream("GET", url, headers={"Accept": "application/vc, application/json"}) as r:
+        if r.status_code != 200:
+            raise ValueError(f"GET {url} answered {r.status_code}")
+        body = b""
+        for chunk in r.iter_bytes():
+            body += chunk
+            if len(body) > _MAX_BYTES:
+                raise ValueError(f"GET {url} answered more than {_MAX_BYTES} bytes")
+    return canonical.loads(body, allow_floats=True, max_bytes=None)
+
+
+def fetch_status(
+    credential: Mapping[str, Any],
+    *,
+    timeout: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
+    """The certificate's status as its issuer publishes it: ``{"status": "valid" | "superseded"
+    | "revoked", "reason", "superseded_by", "list"}``, or ``{"error": why}`` when it could not be
+    established; None when the certificate has no status entry. Never raises."""
+    try:
+        found = entry_of(credential)
+    except ValueError as e:
+        return {"error": str(e)}
+    if found is None:
+        return None
+    list_url, _ = found
+    try:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as http:
+            listed = _get_json(http, list_url)
+            check = check_status(credential, listed, now=now or datetime.now(UTC))
+            if check.set is None:
+                return {"error": f"status list {list_url}: {check.error}", "list": list_url}
+            if not check.set:
+                return {"status": "valid", "reason": None, "superseded_by": None, "list": list_url}
+            return _record(http, credential, list_url)
+    except (httpx.HTTPError, ValueError, LedgerError) as e:
+        return {"error": f"cannot read the status of the certificate: {e}", "list": list_url}
+
+
+def _record(http: httpx.Client, credential: Mapping[str, Any], list_url: str) -> dict[str, Any]:
+    """The status record of a certificate whose bit is set. The bit is signed; the record is
+    not: it explains, it cannot clear."""
+    ident = credential.get("id")
+    withdrawn = {"status": "revoked", "superseded_by": None, "list": list_url}
+    if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
+        return {**withdrawn, "reason": "its status list marks it withdrawn"}
+    try:
+        record = _get_json(http, f"{ident}/status")
+    except (httpx.HTTPError, ValueError, LedgerError) as e:
+        return {**withdrawn, "reason": f"its status list marks it withdrawn ({e})"}
+    state = record.get("status") if isinstance(record, Mapping) else None
+    if state not in ("superseded", "revoked"):
+        return {
+            **withdrawn,
+            "reason": "its status list marks it withdrawn (its status record says "
+            f"{state!r}, which the signed list contradicts)",
+        }
+    by = record.get("superseded_by")
+    return {
+        "status": state,
+        "reason": str(record.get("reason") or ""),
+        "superseded_by": by if isinstance(by, str) else None,
+        "list": list_url,
+    }
