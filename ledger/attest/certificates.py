@@ -49,6 +49,16 @@ def _replay(bundle: Mapping[str, Any], config: rules.RuleConfig) -> rules.Memory
     return replay(pairs, config)
 
 
+def _parties(state: rules.MemoryState, named: set[str]) -> dict[str, dict[str, str]]:
+    """``{party id: {"name", "country"}}`` as registered, for each named party the state knows."""
+    out: dict[str, dict[str, str]] = {}
+    for party_id in sorted(named):
+        party = state.party(party_id)
+        if party is not None:
+            out[party_id] = {"name": party.name, "country": party.country}
+    return out
+
+
 def subject_from_bundle(
     bundle: Mapping[str, Any],
     state: rules.MemoryState,
@@ -64,6 +74,11 @@ def subject_from_bundle(
     report = recycled_content(
         ReplaySource.from_entries(state, bundle["entries"]), lot_id, as_of=as_of
     )
+    lineage_ = report["lineage"]
+    named = {lot.custodian}
+    named.update(str(o["party"]) for o in lineage_["origins"])
+    for step in lineage_["steps"]:
+        named.update(str(step[k]) for k in ("party", "to") if step.get(k))
     note = str(bundle["checkpoint"])
     cp = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n")
     return {
@@ -72,6 +87,7 @@ def subject_from_bundle(
         "material": lot.material,
         "mass_kg": format_mass(lot.mass),
         "custodian": lot.custodian,
+        "parties": _parties(state, named),
         "model": model or (lot.model if lot.model in MODELS else "controlled_blending"),
         "recycled_content": report,
         "compliance": report.get("compliance", []),
@@ -384,6 +400,7 @@ def verify_certificate(
         "material",
         "mass_kg",
         "custodian",
+        "parties",
         "model",
         "recycled_content",
         "compliance",

@@ -79,7 +79,8 @@ def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[s
     assert got.json() == cred
     pdf = client.get(f"/v1/certificates/{ref}.pdf", headers=_auth(tokens["packco"]))
     assert pdf.headers["content-type"] == "application/pdf"
-    text = " ".join(pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    pages = pypdf.PdfReader(io.BytesIO(pdf.content)).pages
+    text = " ".join(" ".join(page.extract_text().split()) for page in pages)
     for fact in (
         ENCLOSURE,
         "battery pack enclosure",

@@ -52,7 +52,7 @@ CREDENTIAL: dict[str, Any] = {
 
 
 def _pdf_text() -> str:
-    pdf = certificate_pdf(CREDENTIAL, verify_url=URL)
+    pdf = certificate_pdf(CREDENTIAL, verify_url=URL, lang="en")
     assert pdf.startswith(b"%PDF-")
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1
@@ -71,9 +71,9 @@ def test_the_pdf_shows_lot_material_mass_shares_compliance_and_the_link() -> Non
         "recycled, total 84.88 %",
         "Al",
         "unknown",
-        "eu-2023-1542-art8 (provisional)",
+        "(eu-2023-1542-art8) Provisional:",
         "2031-09-01",
-        "Ni 7.00 % 6.00 % pass",
+        "Ni 7.00 % 6.00 % pass recycled share 7.00 % ≥ minimum 6.00 %",
         URL,
     ):
         assert fact in text, fact
