@@ -1,4 +1,5 @@
-"""Shared fixtures: a database URL per backend (SQLite always; PostgreSQL when configured)."""
+"""Shared fixtures: a database URL per backend (SQLite always; PostgreSQL when configured), and
+the browser plugin (``tests/support/browser.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
+#: fixtures of the browser tests: ``browser`` (headless Chromium), ``artifacts``
+pytest_plugins = ["tests.support.browser"]
 
 PG_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
 REQUIRE_PG = bool(os.environ.get("LEDGER_REQUIRE_POSTGRES"))

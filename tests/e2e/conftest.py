@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a REAL ``ledger serve`` process on a free port, and CLI helpers.
+"""End-to-end fixtures: a REAL ``ledger serve`` process on a free port (on an empty database, or
+on the README scenario for the whole session), and CLI helpers.
 
 Every subprocess gets a clean environment (no inherited ``LEDGER_*``) plus the test's settings;
 its output goes to files, so there are no pipes to leak. A server whose stderr shows a traceback
@@ -22,9 +23,13 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import httpx
 import pytest
 
+from ledger.cli.demo import demo_tokens
 from ledger.client.keyfile import save_private_key
 from ledger.core.checkpoint import Signer, Verifier
 from ledger.core.keys import generate
+from ledger.service.tokens import create_token
+from tests.support import ledgers
+from tests.support.scenario import private_key
 
 ORIGIN = "e2e.test/log"
 STARTUP_SECONDS = 60.0
@@ -152,10 +157,12 @@ class ServerProcess:
         )
 
     def _spawn_and_wait(self) -> bool:
+        # the public base URL (of QR codes) is the server's own address unless the test set one
+        env = {"LEDGER_PUBLIC_URL": self.url, **self.env}
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ledger", "serve", "--port", str(self.port), *self.args],
-                env=self.env,
+                env=env,
                 cwd=self.workdir,
                 stdout=out,
                 stderr=err,
@@ -234,3 +241,45 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
     finally:
         process.stop()
     assert "Traceback" not in process.stderr(), process.stderr()[-3000:]
+
+
+@dataclass
+class ScenarioServer:
+    """A running server on the README scenario that can issue certificates (``attest.pem``),
+    with the demo's tokens (admin ``operator``, auditor ``auditor``, every other party a
+    partner). Shared by the session: tests add to it, never assume it unchanged."""
+
+    process: ServerProcess
+    tokens: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def headers(self, party: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[party]}"}
+
+
+@pytest.fixture(scope="session")
+def scenario_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """``ledger serve`` (SQLite) on the scenario, loaded in-process first (faster than posting
+    it over HTTP) with the tests' deterministic log key and origin."""
+    workdir = tmp_path_factory.mktemp("scenario-server")
+    db_url = f"sqlite:///{workdir / 'ledger.db'}"
+    with ledgers.scenario_ledger(db_url) as led:
+        tokens = demo_tokens(lambda party, role: create_token(led.store, party, role))
+    key_dir = workdir / "keys"
+    key_dir.mkdir()
+    save_private_key(private_key("log"), key_dir / "log.pem")
+    save_private_key(private_key("attest"), key_dir / "attest.pem")
+    env = clean_env(
+        LEDGER_DATABASE_URL=db_url, LEDGER_KEY_DIR=str(key_dir), LEDGER_ORIGIN=ledgers.ORIGIN
+    )
+    process = ServerProcess(env, workdir).start()
+    try:
+        yield ScenarioServer(process, tokens)
+    finally:
+        process.stop()
+    # pytest.fail, not assert: this teardown may run in an xfail(raises=AssertionError) test's
+    if "Traceback" in process.stderr():
+        pytest.fail(f"the scenario server failed: {process.stderr()[-3000:]}")
