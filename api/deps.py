@@ -10,8 +10,10 @@ like a lot that does not exist, so partners cannot probe for other companies' lo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from threading import Lock
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -67,6 +69,10 @@ class AppState:
     auth_failures: RateLimiter
     attest_key: Ed25519PrivateKey | None = None
     attest_did: str | None = None
+    #: verification reports of stored certificates against their stored bundles (immutable:
+    #: kept for the public pages, at most 256)
+    certificate_reports: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    certificate_reports_lock: Lock = field(default_factory=Lock)
 
 
 async def get_state(request: Request) -> AppState:

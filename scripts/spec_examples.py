@@ -30,6 +30,7 @@ from ledger.attest.certificates import subject_from_bundle
 from ledger.attest.credentials import did_key, issue_certificate
 from ledger.attest.lineage import ReplaySource
 from ledger.attest.recycled import recycled_content
+from ledger.attest.status import status_entry
 from ledger.audit.verify import replay
 from ledger.cli import scenario
 from ledger.client import load_private_key
@@ -52,7 +53,11 @@ REPORT_LOT = scenario.ENCLOSURE
 REPORT_AS_OF = date(2025, 6, 20)
 CERT_LOT = scenario.NISO4
 CERT_AS_OF = date(2031, 8, 18)
-CERT_ID = "urn:uuid:5d0c3a52-8f3e-4b8e-9a51-2f1c7d6e4b30"
+#: the example ledger's public URL (spec §8.2): the certificate's id is its public page
+PUBLIC_URL = "https://ledger.example"
+CERT_ID = f"{PUBLIC_URL}/c/5d0c3a52-8f3e-4b8e-9a51-2f1c7d6e4b30"
+CERT_ISSUER_NAME = "LTL example ledger operator"
+CERT_STATUS_INDEX = 94567
 
 #: the parties of the examples (scenario.PARTIES without the unused carrier); alus's name shows
 #: that non-ASCII text is signed as raw UTF-8
@@ -150,7 +155,12 @@ def build() -> dict[str, Any]:
             )
             subject = subject_from_bundle(bundle, state, as_of=CERT_AS_OF)
             credential = issue_certificate(
-                subject, issuer_key=attest, valid_from=format_time(NOW), id=CERT_ID
+                subject,
+                issuer_key=attest,
+                valid_from=format_time(NOW),
+                id=CERT_ID,
+                issuer_name=CERT_ISSUER_NAME,
+                credential_status=status_entry(f"{PUBLIC_URL}/status/1", CERT_STATUS_INDEX),
             )
     return {
         "named": named,

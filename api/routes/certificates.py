@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
-from threading import Lock
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ledger.attest.certificates import CertificateReport, judge_status, verify_certificate
-from ledger.attest.render import certificate_html, certificate_pdf
+from ledger.attest.render import LANGS, certificate_html, certificate_pdf
 from ledger.client.models import (
     CertificateIn,
     CertificateList,
@@ -59,6 +57,13 @@ VERIFY_BODY = ModelJson(
 )
 CertId = Annotated[str, Path(description="urn:uuid:<uuid>, or the bare UUID of its public URL")]
 Uuid = Annotated[str, Path(description="the UUID of the certificate's public URL")]
+Lang = Annotated[
+    str,
+    Query(
+        pattern=f"^({'|'.join(re.escape(x) for x in LANGS)})$",
+        description="labels: en, ko or en+ko",
+    ),
+]
 _UUID = re.compile(UUID_RE.pattern)
 #: a credential served as such (VC 2.0 §6.3 media type)
 _VC: dict[int | str, dict[str, Any]] = {
@@ -94,6 +99,20 @@ def public_base(state: AppState, request: Request) -> str | None:
     if state.settings.demo:
         return str(request.base_url).rstrip("/")
     return None
+
+
+def issuer_name(state: AppState) -> str | None:
+    """The certificates' ``issuer.name``: ``LEDGER_ISSUER_NAME``, else the registered display
+    name of the party that founded the ledger (its genesis ``party.register``, the operator)."""
+    if state.settings.issuer_name:
+        return state.settings.issuer_name
+    if state.ledger.size() == 0:
+        return None
+    (_, genesis), *_ = state.ledger.events(range(1))
+    try:
+        return state.ledger.party(genesis.actor).name
+    except NotFound:  # pragma: no cover - a genesis event registers its actor (spec §4.2)
+        return None
 
 
 def _public_url(state: AppState, request: Request, record: CertificateRecord) -> str:
@@ -137,7 +156,7 @@ async def create(
         body.lot,
         issuer_key=_key(state),
         public_url=public_base(state, request),
-        issuer_name=state.settings.issuer_name,
+        issuer_name=issuer_name(state),
         as_of=body.as_of,
         model=body.model,
     )
@@ -265,10 +284,6 @@ def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any])
     )
 
 
-_REPORTS: OrderedDict[str, CertificateReport] = OrderedDict()
-_REPORTS_LOCK = Lock()
-
-
 def _verification(
     state: AppState,
     credential: dict[str, Any],
@@ -290,14 +305,15 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
     """The stored certificate verified against its stored bundle, with its current status.
     The bundle check is the expensive part and never changes: it is kept (256 at most)."""
     status = state.ledger.certificates.status(record.id).to_json()
-    with _REPORTS_LOCK:
-        cached = _REPORTS.get(record.id)
+    reports, lock = state.certificate_reports, state.certificate_reports_lock
+    with lock:
+        cached: CertificateReport | None = reports.get(record.id)
     if cached is None:
         cached = _verification(state, _credential(record), _bundle(record), None)
-        with _REPORTS_LOCK:
-            _REPORTS[record.id] = cached
-            while len(_REPORTS) > 256:
-                _REPORTS.popitem(last=False)
+        with lock:
+            reports[record.id] = cached
+            while len(reports) > 256:
+                reports.popitem(last=False)
     report = CertificateReport(
         errors=list(cached.errors),
         warnings=[w for w in cached.warnings if w[0] != "status_unchecked"],
@@ -311,17 +327,24 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
     return report
 
 
-def _pdf(state: AppState, request: Request, record: CertificateRecord) -> Response:
-    pdf = certificate_pdf(_credential(record), verify_url=_public_url(state, request, record))
+def _pdf(state: AppState, request: Request, record: CertificateRecord, lang: str) -> Response:
+    pdf = certificate_pdf(
+        _credential(record),
+        verify_url=_public_url(state, request, record),
+        lang=lang,
+        status=state.ledger.certificates.status(record.id).to_json(),
+    )
     return Response(pdf, media_type="application/pdf", headers={"X-Robots-Tag": "noindex"})
 
 
-def _html(state: AppState, request: Request, record: CertificateRecord) -> HTMLResponse:
+def _html(state: AppState, request: Request, record: CertificateRecord, lang: str) -> HTMLResponse:
     report = _page_report(state, record)
     page = certificate_html(
         _credential(record),
         verify_url=_public_url(state, request, record),
         verification=report.to_text(),
+        status=report.status,
+        lang=lang,
     )
     return HTMLResponse(page, headers=_PAGE_HEADERS)
 
@@ -332,8 +355,10 @@ def _html(state: AppState, request: Request, record: CertificateRecord) -> HTMLR
     response_class=Response,
     summary="The certificate as a PDF with a QR code to its public page",
 )
-def as_pdf(cert_id: CertId, request: Request, state: State, principal: Auth) -> Response:
-    return _pdf(state, request, _stored(state, cert_id, principal))
+def as_pdf(
+    cert_id: CertId, request: Request, state: State, principal: Auth, lang: Lang = "en+ko"
+) -> Response:
+    return _pdf(state, request, _stored(state, cert_id, principal), lang)
 
 
 @router.get(
@@ -342,8 +367,10 @@ def as_pdf(cert_id: CertId, request: Request, state: State, principal: Auth) -> 
     response_class=HTMLResponse,
     summary="The certificate as a web page with a QR code",
 )
-def as_html(cert_id: CertId, request: Request, state: State, principal: Auth) -> HTMLResponse:
-    return _html(state, request, _stored(state, cert_id, principal))
+def as_html(
+    cert_id: CertId, request: Request, state: State, principal: Auth, lang: Lang = "en+ko"
+) -> HTMLResponse:
+    return _html(state, request, _stored(state, cert_id, principal), lang)
 
 
 @router.get(
@@ -385,12 +412,12 @@ def public_json(uuid: Uuid, state: State) -> Any:
 
 @public.get(
     "/c/{uuid}.pdf",
-    responses={404: PROBLEMS[404]},
+    responses={400: PROBLEMS[400], 404: PROBLEMS[404]},
     response_class=Response,
     summary="A certificate as a PDF (public)",
 )
-def public_pdf(uuid: Uuid, request: Request, state: State) -> Response:
-    return _pdf(state, request, _capability(state, uuid))
+def public_pdf(uuid: Uuid, request: Request, state: State, lang: Lang = "en+ko") -> Response:
+    return _pdf(state, request, _capability(state, uuid), lang)
 
 
 @public.get(
@@ -407,12 +434,12 @@ def public_status(uuid: Uuid, state: State) -> Any:
 
 @public.get(
     "/c/{uuid}",
-    responses={404: PROBLEMS[404]},
+    responses={400: PROBLEMS[400], 404: PROBLEMS[404]},
     response_class=HTMLResponse,
     summary="A certificate's page: what it certifies, verified, with its status (public)",
 )
-def public_html(uuid: Uuid, request: Request, state: State) -> HTMLResponse:
-    return _html(state, request, _capability(state, uuid))
+def public_html(uuid: Uuid, request: Request, state: State, lang: Lang = "en+ko") -> HTMLResponse:
+    return _html(state, request, _capability(state, uuid), lang)
 
 
 @public.get(
@@ -428,7 +455,7 @@ def status_list(
     if base is None:
         raise HttpProblem("not_found", f"no status list {number}: this ledger has no public URL")
     credential = state.ledger.certificates.status_list(
-        number, issuer_key=_key(state), public_url=base, issuer_name=state.settings.issuer_name
+        number, issuer_key=_key(state), public_url=base, issuer_name=issuer_name(state)
     )
     return JSONResponse(
         credential, media_type="application/vc", headers={"Cache-Control": "no-cache"}

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ..client.models import RecycledContentOut, SharesOut
-from ._common import TokenOpt, UrlOpt, api_call, client
+from ._common import TokenOpt, UrlOpt, api_call, client, fail
 
 __all__ = ["certificate_issue", "report", "report_text"]
 
@@ -93,22 +93,27 @@ def certificate_issue(
     model: Annotated[
         str | None, typer.Option(help="controlled_blending or mass_balance (default: the lot's)")
     ] = None,
+    lang: Annotated[
+        str, typer.Option(help="labels of the PDF and HTML: en, ko or en+ko")
+    ] = "en+ko",
     out: Annotated[Path, typer.Option(help="the folder the files go to")] = Path("."),
 ) -> None:
     """Have the ledger issue a certificate; write it as JSON, PDF and HTML."""
+    if lang not in ("en", "ko", "en+ko"):
+        raise fail(f"--lang {lang!r}: choose en, ko or en+ko")
     with client(url, token) as sdk:
         credential: dict[str, Any] = api_call(
             lambda: sdk.issue_certificate(lot, model=model, as_of=as_of)
         )
         cert_id = str(credential["id"])
-        pdf = api_call(lambda: sdk.certificate_pdf(cert_id))
-        html = api_call(lambda: sdk.certificate_html(cert_id))
+        pdf = api_call(lambda: sdk.certificate_pdf(cert_id, lang=lang))
+        html = api_call(lambda: sdk.certificate_html(cert_id, lang=lang))
     out.mkdir(parents=True, exist_ok=True)
     stem = f"certificate-{re.sub(r'[^A-Za-z0-9._-]', '_', lot)}"
     paths = (out / f"{stem}.json", out / f"{stem}.pdf", out / f"{stem}.html")
     paths[0].write_text(json.dumps(credential, indent=2, ensure_ascii=False))
     paths[1].write_bytes(pdf)
     paths[2].write_text(html)
-    typer.echo(f"certificate {cert_id} for lot {lot}")
+    typer.echo(f"certificate for lot {lot}: {cert_id} (its public page)")
     for path in paths:
         typer.echo(f"  wrote {path}")

@@ -300,3 +300,25 @@ def test_bitstring_encoding_follows_the_recommendation() -> None:
         decode_list("u" + base64.urlsafe_b64encode(bomb).decode().rstrip("="))
     with pytest.raises(ValueError, match="outside"):
         encode_list([LIST_BITS])
+
+
+def test_a_certificate_of_revision_2_still_verifies(env: Env) -> None:
+    """Before revision 3 a certificate had a urn:uuid id, a bare DID issuer, no parties and no
+    status entry: it verifies as it did (its status is simply not checked)."""
+    from ledger.attest.credentials import issue_certificate
+
+    current = _issue(env, NISO4)
+    subject = {k: v for k, v in current["credentialSubject"].items() if k != "parties"}
+    old = issue_certificate(
+        subject,
+        issuer_key=ATTEST,
+        valid_from=current["validFrom"],
+        id="urn:uuid:5d0c3a52-8f3e-4b8e-9a51-2f1c7d6e4b30",
+    )
+    assert isinstance(old["issuer"], str) and "credentialStatus" not in old
+    bundle = env.ledger.certificate(_ref(current))[1]
+    report = verify_certificate(
+        old, bundle, log_keys=[env.ledger.log_signer.verifier], issuers=[old["issuer"]]
+    )
+    assert report.verdict == "VALID" and report.recomputed, report.to_text()
+    assert report.warnings == [] and fetch_status(old) is None

@@ -67,7 +67,7 @@ def test_issue_fetch_and_verify_a_certificate(api: tuple[TestClient, Any, dict[s
     ref = cred["id"].removeprefix(f"{PUBLIC_URL}/c/")
     assert UUID_RE.fullmatch(ref), cred["id"]  # the id is the public page, a capability URL
     assert cred["type"] == ["VerifiableCredential", "RecycledContentCertificate"]
-    assert cred["issuer"] == did_key(public_raw(ATTEST))
+    assert cred["issuer"] == {"id": did_key(public_raw(ATTEST)), "name": "LTL Operator"}
     assert cred["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     subject = cred["credentialSubject"]
     assert subject["recycled_content"]["mass"]["recycled"] == "0.798793"

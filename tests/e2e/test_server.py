@@ -612,7 +612,16 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         hidden = run_cli(["report", "BWM-NISO4-2025-0001", *auth], env, tmp_path)
         assert hidden.returncode == 1 and "404 not_found" in hidden.stderr
         issued = run_cli(
-            ["certificate", "issue", ENCLOSURE, *auth, "--out", str(tmp_path / "out")],
+            [
+                "certificate",
+                "issue",
+                ENCLOSURE,
+                *auth,
+                "--out",
+                str(tmp_path / "out"),
+                "--lang",
+                "ko",
+            ],
             env,
             tmp_path,
         )
@@ -625,7 +634,8 @@ def test_serve_demo_seeds_the_scenario(db_url: str, tmp_path: Path) -> None:
         page = httpx.get(issued_id)  # no token: the URL is the capability
         assert page.status_code == 200 and ": VALID" in page.text, page.text[:500]
         assert stem.with_name(stem.name + ".pdf").read_bytes().startswith(b"%PDF-")
-        assert "<html" in stem.with_name(stem.name + ".html").read_text().lower()
+        html_text = stem.with_name(stem.name + ".html").read_text()
+        assert '<html lang="ko">' in html_text and "재활용 함량 인증서" in html_text
         # online status: valid; a later adjust supersedes it (exit 1, naming the successor)
         verify = ["certificate", "verify", str(cert_file), "--issuer", issuer]
         fresh = run_cli(verify, env, tmp_path)
