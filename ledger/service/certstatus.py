@@ -79,6 +79,11 @@ def _status(history: Sequence[CertificateStatusRecord]) -> str:
     return "revoked" if "revoked" in kinds else "superseded" if kinds else "valid"
 
 
+def _custodian(record: CertificateRecord) -> object:
+    subject = json.loads(record.credential).get("credentialSubject") or {}
+    return subject.get("custodian")
+
+
 class StatusBook:
     """Reads and records certificate statuses for one ledger.
 
@@ -134,11 +139,16 @@ class StatusBook:
     def _successor(
         self, record: CertificateRecord, history: Sequence[CertificateStatusRecord]
     ) -> str | None:
-        """The newest still-valid certificate of the same lot issued after ``record``."""
+        """The newest still-valid certificate of the same lot issued after ``record`` while the
+        lot was with the custodian ``record`` names. The record is public (its URL is the old
+        certificate's capability) and readable by every partner that may read the old
+        certificate: a certificate issued after the lot moved on tells of history those
+        readers may not see (spec §9.4), so it is never named as the successor."""
+        custodian = _custodian(record)
         later = [
             r
             for r in self._store.certificates(lot=record.lot)
-            if r.id != record.id and r.issued_at >= record.issued_at
+            if r.id != record.id and r.issued_at >= record.issued_at and _custodian(r) == custodian
         ]
         for other in sorted(later, key=lambda r: r.issued_at, reverse=True):
             if self.refresh([other]) and not self._store.certificate_statuses([other.id]):
