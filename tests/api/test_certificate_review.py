@@ -9,7 +9,7 @@ import pytest
 from ledger.core.events import sign
 from ledger.core.keys import key_object
 from tests.api.test_api import LATE, Env, app_env
-from tests.api.test_certificate_status import _h, _issue, _local
+from tests.api.test_certificate_status import _h, _local
 from tests.support.scenario import ENCLOSURE, KEYS, private_key
 
 
@@ -53,14 +53,6 @@ def _ship(env: Env, lot: str, to: str, actor: str = "packco") -> None:
     )
     r = env.post_event(ev, env.partner[actor])
     assert r.status_code == 201, r.text
-
-
-def test_shipping_the_lot_to_a_feoc_party_later_does_not_supersede(env: Env) -> None:
-    cred = _issue(env)
-    _register(env, "feocco", feoc=True)
-    _ship(env, ENCLOSURE, "feocco")
-    status = env.client.get(_local(cred["id"]) + "/status").json()
-    assert status["status"] == "valid", status
 
 
 def _hand_over(env: Env, lot: str, to: str) -> None:
