@@ -9,6 +9,7 @@ trust: the URLs come from it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,16 +26,21 @@ __all__ = ["fetch_status"]
 _MAX_BYTES = 1024 * 1024
 
 
-def _get_json(http: httpx.Client, url: str) -> Any:
+def _get_json(http: httpx.Client, url: str, deadline: float) -> Any:
+    """The JSON at ``url``: at most :data:`_MAX_BYTES`, all of it before ``deadline``
+    (``time.monotonic()``): httpx's timeout bounds each read, not the whole answer, so a
+    server dripping a byte at a time would otherwise hold the verifier for hours."""
     with http.stream("GET", url, headers={"Accept": "application/vc, application/json"}) as r:
         if r.status_code != 200:
             raise ValueError(f"GET {url} answered {r.status_code}")
-        body = b""
+        body = bytearray()
         for chunk in r.iter_bytes():
             body += chunk
             if len(body) > _MAX_BYTES:
                 raise ValueError(f"GET {url} answered more than {_MAX_BYTES} bytes")
-    return canonical.loads(body, allow_floats=True, max_bytes=None)
+            if time.monotonic() > deadline:
+                raise ValueError(f"GET {url} took longer than its timeout")
+    return canonical.loads(bytes(body), allow_floats=True, max_bytes=None)
 
 
 def fetch_status(
@@ -54,20 +60,23 @@ def fetch_status(
     if found is None:
         return None
     list_url, _ = found
+    deadline = time.monotonic() + timeout
     try:
         with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as http:
-            listed = _get_json(http, list_url)
+            listed = _get_json(http, list_url, deadline)
             check = check_status(credential, listed, now=now or datetime.now(UTC))
             if check.set is None:
                 return {"error": f"status list {list_url}: {check.error}", "list": list_url}
             if not check.set:
                 return {"status": "valid", "reason": None, "superseded_by": None, "list": list_url}
-            return _record(http, credential, list_url)
+            return _record(http, credential, list_url, deadline)
     except (httpx.HTTPError, ValueError, LedgerError) as e:
         return {"error": f"cannot read the status of the certificate: {e}", "list": list_url}
 
 
-def _record(http: httpx.Client, credential: Mapping[str, Any], list_url: str) -> dict[str, Any]:
+def _record(
+    http: httpx.Client, credential: Mapping[str, Any], list_url: str, deadline: float
+) -> dict[str, Any]:
     """The status record of a certificate whose bit is set. The bit is signed; the record is
     not: it explains, it cannot clear."""
     ident = credential.get("id")
@@ -75,7 +84,7 @@ def _record(http: httpx.Client, credential: Mapping[str, Any], list_url: str) ->
     if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
         return {**withdrawn, "reason": "its status list marks it withdrawn"}
     try:
-        record = _get_json(http, f"{ident}/status")
+        record = _get_json(http, f"{ident}/status", deadline)
     except (httpx.HTTPError, ValueError, LedgerError) as e:
         return {**withdrawn, "reason": f"its status list marks it withdrawn ({e})"}
     state = record.get("status") if isinstance(record, Mapping) else None
