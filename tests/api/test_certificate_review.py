@@ -118,3 +118,22 @@ def test_superseded_by_does_not_hand_a_partner_a_later_custodians_certificate(en
     for status in (token_route, public):
         assert status["status"] == "superseded", status
         assert status["superseded_by"] != theirs["id"], status
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="demo mode without LEDGER_PUBLIC_URL takes the public URL from the Host header "
+    "(review 9: not fixed, see the report)",
+)
+def test_in_demo_mode_a_host_header_does_not_choose_where_a_certificate_lives(
+    db_url: str,
+) -> None:
+    with app_env(db_url, public_url=None, demo=True) as env:
+        r = env.client.post(
+            "/v1/certificates",
+            json={"lot": ENCLOSURE},
+            headers={**_h(env.partner["packco"]), "Host": "evil.example"},
+        )
+        assert r.status_code == 201, r.text
+        # the ledger signed a certificate whose page and status list are on the caller's host
+        assert "evil.example" not in r.json()["credentialStatus"]["statusListCredential"]

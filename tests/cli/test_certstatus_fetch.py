@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,31 @@ def test_a_status_server_that_drips_cannot_hold_the_verifier_past_its_timeout(
     elapsed = time.monotonic() - start
     assert found is not None and "error" in found, found
     assert elapsed < 3, f"the verifier waited {elapsed:.1f} s with a 1 s timeout"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lists carry no validUntil and verifiers require no freshness (review 9: not fixed)",
+)
+def test_a_status_list_signed_a_year_ago_is_not_taken_as_current(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from ledger.attest.certificates import certify
+    from ledger.attest.status import check_status, status_entry, status_list_credential
+    from tests.support.ledgers import scenario_ledger
+    from tests.support.scenario import ENCLOSURE, private_key
+
+    key = private_key("attest")
+    url = "https://ledger.test/status/1"
+    with scenario_ledger(f"sqlite:///{tmp_path}/l.db") as led:
+        credential = certify(
+            led.bundle(ENCLOSURE),
+            config=led.config,
+            issuer_key=key,
+            now=datetime(2025, 1, 2, tzinfo=UTC),
+            credential_status=status_entry(url, 7),
+        )
+    # the list as it was before the certificate was revoked, replayed by whoever kept it
+    old = status_list_credential(url, [], issuer_key=key, valid_from="2025-01-02T00:00:00Z")
+    check = check_status(credential, old, now=datetime(2026, 1, 2, tzinfo=UTC))
+    assert check.set is None, "a year-old list was taken as the certificate's current status"
