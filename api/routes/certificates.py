@@ -34,6 +34,7 @@ from ledger.core.keys import Ed25519PrivateKey
 from ledger.core.values import UUID_RE
 from ledger.errors import NotFound
 from ledger.service.certificates import CertificateRecord
+from ledger.service.settings import DEMO_PUBLIC_URL
 from ledger.service.tokens import Principal
 
 from ..body import ModelJson
@@ -91,13 +92,14 @@ def _key(state: AppState) -> Ed25519PrivateKey:
     return state.attest_key
 
 
-def public_base(state: AppState, request: Request) -> str | None:
-    """Where strangers reach this server: ``LEDGER_PUBLIC_URL``; in demo mode without it, the
-    address this request came to; otherwise None (no certificate can be issued)."""
+def public_base(state: AppState) -> str | None:
+    """Where strangers reach this server: ``LEDGER_PUBLIC_URL``; in demo mode without it,
+    ``ledger serve``'s default address; otherwise None (no certificate can be issued). Never
+    the request's Host header: a caller would choose where a signed certificate points."""
     if state.settings.public_url:
         return state.settings.public_url
     if state.settings.demo:
-        return str(request.base_url).rstrip("/")
+        return DEMO_PUBLIC_URL
     return None
 
 
@@ -121,7 +123,7 @@ def _public_url(state: AppState, request: Request, record: CertificateRecord) ->
     credential_id = _credential(record).get("id")
     if isinstance(credential_id, str) and credential_id.startswith(("https://", "http://")):
         return credential_id
-    base = public_base(state, request) or str(request.base_url).rstrip("/")
+    base = public_base(state) or str(request.base_url).rstrip("/")
     return f"{base}/c/{record.id.removeprefix('urn:uuid:')}"
 
 
@@ -155,7 +157,7 @@ async def create(
         state.ledger.issue_certificate,
         body.lot,
         issuer_key=_key(state),
-        public_url=public_base(state, request),
+        public_url=public_base(state),
         issuer_name=issuer_name(state),
         as_of=body.as_of,
         model=body.model,
@@ -451,7 +453,7 @@ def public_html(uuid: Uuid, request: Request, state: State, lang: Lang = "en+ko"
 def status_list(
     number: Annotated[int, Path(ge=1, le=1_000_000)], request: Request, state: State
 ) -> Any:
-    base = public_base(state, request)
+    base = public_base(state)
     if base is None:
         raise HttpProblem("not_found", f"no status list {number}: this ledger has no public URL")
     credential = state.ledger.certificates.status_list(

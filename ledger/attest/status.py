@@ -23,7 +23,7 @@ import secrets
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.keys import Ed25519PrivateKey, public_raw
@@ -36,9 +36,11 @@ from .credentials import (
 )
 
 __all__ = [
+    "CLOCK_SKEW",
     "ENTRY_TYPE",
     "LIST_BITS",
     "LIST_CREDENTIAL_TYPE",
+    "LIST_TTL",
     "PURPOSE",
     "STATUSES",
     "StatusCheck",
@@ -58,6 +60,11 @@ ENTRY_TYPE = "BitstringStatusListEntry"
 LIST_CREDENTIAL_TYPE = "BitstringStatusListCredential"
 #: a certificate's statuses: ``valid`` until one of the two final ones is recorded
 STATUSES = ("valid", "superseded", "revoked")
+#: how long a status list is valid after it is produced (``validUntil``): the longest a copy
+#: kept from before a revocation can be replayed as current
+LIST_TTL = timedelta(hours=1)
+#: clock skew allowed between the verifier and the ledger on ``validFrom`` and ``validUntil``
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def encode_list(indexes: Iterable[int], bits: int = LIST_BITS) -> str:
@@ -129,6 +136,7 @@ def status_list_credential(
     issuer_key: Ed25519PrivateKey,
     issuer: str | Mapping[str, Any] | None = None,
     valid_from: str,
+    valid_until: str | None = None,
 ) -> dict[str, Any]:
     """The signed ``BitstringStatusListCredential`` published at ``list_url``.
 
@@ -136,6 +144,7 @@ def status_list_credential(
         indexes: the set bits (certificates superseded or revoked).
         issuer: the certificates' ``issuer`` (the key's did:key, or ``{"id", "name"}``).
         valid_from: when the list was produced (dateTimeStamp).
+        valid_until: until when it may be relied on; default ``valid_from`` + :data:`LIST_TTL`.
     """
     did = did_key(public_raw(issuer_key))
     credential: dict[str, Any] = {
@@ -144,6 +153,7 @@ def status_list_credential(
         "type": ["VerifiableCredential", LIST_CREDENTIAL_TYPE],
         "issuer": dict(issuer) if isinstance(issuer, Mapping) else (issuer or did),
         "validFrom": valid_from,
+        "validUntil": valid_until or _plus(valid_from, LIST_TTL),
         "credentialSubject": {
             "id": f"{list_url}#list",
             "type": "BitstringStatusList",
@@ -154,6 +164,11 @@ def status_list_credential(
     return add_proof(
         credential, issuer_key, verification_method=verification_method_of(did), created=valid_from
     )
+
+
+def _plus(stamp: str, delta: timedelta) -> str:
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + delta
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -237,16 +252,20 @@ def check_status(
     if not isinstance(subject, Mapping) or subject.get("statusPurpose") != PURPOSE:
         return fail(f"the status list's statusPurpose is not {PURPOSE!r}")
     if now is not None:
+        # fresh: produced (give or take the skew) before now, and valid until after now; a
+        # list without validUntil could be replayed forever after a revocation
+        if list_credential.get("validUntil") is None:
+            return fail("the status list has no validUntil: its freshness cannot be judged")
         for name, late in (("validFrom", False), ("validUntil", True)):
-            value = list_credential.get(name)
-            if value is None:
-                continue
             try:
-                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
+                when = datetime.fromisoformat(str(list_credential[name]).replace("Z", "+00:00"))
+            except (KeyError, ValueError):
                 return fail(f"the status list's {name} is not a date-time")
-            if (now > when) if late else (now < when):
-                return fail(f"the status list is not valid now ({name} {value})")
+            if (now > when + CLOCK_SKEW) if late else (now < when - CLOCK_SKEW):
+                return fail(
+                    f"the status list is not valid now ({name} {list_credential[name]}): "
+                    "fetch a current one from its URL"
+                )
     try:
         bits = decode_list(subject.get("encodedList"))
     except ValueError as e:

@@ -68,10 +68,27 @@ def fetch_status(
             if check.set is None:
                 return {"error": f"status list {list_url}: {check.error}", "list": list_url}
             if not check.set:
-                return {"status": "valid", "reason": None, "superseded_by": None, "list": list_url}
+                return _newer(http, credential, list_url, deadline)
             return _record(http, credential, list_url, deadline)
     except (httpx.HTTPError, ValueError, LedgerError) as e:
         return {"error": f"cannot read the status of the certificate: {e}", "list": list_url}
+
+
+def _newer(
+    http: httpx.Client, credential: Mapping[str, Any], list_url: str, deadline: float
+) -> dict[str, Any]:
+    """A certificate whose bit is clear: valid, unless its status record already says
+    otherwise (a list may lag its records by up to 30 s, spec §8.9). The record can make the
+    status worse, never better; when it cannot be read, the signed list decides."""
+    valid = {"status": "valid", "reason": None, "superseded_by": None, "list": list_url}
+    ident = credential.get("id")
+    if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
+        return valid
+    try:
+        record = _get_json(http, f"{ident}/status", deadline)
+    except (httpx.HTTPError, ValueError, LedgerError):
+        return valid
+    return _withdrawn(record, list_url) or valid
 
 
 def _record(
@@ -87,16 +104,24 @@ def _record(
         record = _get_json(http, f"{ident}/status", deadline)
     except (httpx.HTTPError, ValueError, LedgerError) as e:
         return {**withdrawn, "reason": f"its status list marks it withdrawn ({e})"}
-    state = record.get("status") if isinstance(record, Mapping) else None
-    if state not in ("superseded", "revoked"):
+    found = _withdrawn(record, list_url)
+    if found is None:
+        state = record.get("status") if isinstance(record, Mapping) else None
         return {
             **withdrawn,
             "reason": "its status list marks it withdrawn (its status record says "
             f"{state!r}, which the signed list contradicts)",
         }
+    return found
+
+
+def _withdrawn(record: Any, list_url: str) -> dict[str, Any] | None:
+    """The status a status record states when it is superseded or revoked, else None."""
+    if not isinstance(record, Mapping) or record.get("status") not in ("superseded", "revoked"):
+        return None
     by = record.get("superseded_by")
     return {
-        "status": state,
+        "status": record["status"],
         "reason": str(record.get("reason") or ""),
         "superseded_by": by if isinstance(by, str) else None,
         "list": list_url,

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 # The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
 # inside the commands that use them, so `ledger verify` and the partner commands start fast.
 
-#: where the demo's certificates say they are published: `ledger serve`'s default address
-DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
 DEMO_ISSUER_NAME = "LTL demo ledger (example keys)"
 
 __all__ = [
@@ -192,7 +190,13 @@ def serve(
 
     from api import create_app
 
-    settings = _settings(demo=True) if demo else _settings()
+    if demo:
+        # the certificates of a demo point at this very server unless told otherwise
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        public = os.environ.get("LEDGER_PUBLIC_URL") or f"http://{shown}:{port}"
+        settings = _settings(demo=True, public_url=public)
+    else:
+        settings = _settings()
     try:
         app_ = create_app(settings)
     except LedgerError as e:
@@ -287,6 +291,8 @@ def demo(
         finally:
             target.close()
         cert = workdir / "certificate-ALUS-ENC-2025-0042"
+        from ..service.settings import DEMO_PUBLIC_URL
+
         public = os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL
         typer.echo("")
         typer.echo(
@@ -330,7 +336,7 @@ def _refuse_unless_demo(db: Path) -> None:
 @contextmanager
 def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     """A fresh demo database with tokens, and a real server process on a free port."""
-    from ..service.settings import Settings, open_ledger
+    from ..service.settings import DEMO_PUBLIC_URL, Settings, open_ledger
     from .demo import demo_tokens
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +31,8 @@ __all__ = ["CertificateStatus", "StatusBook"]
 
 #: who records a supersession: the ledger itself (revocations name the revoking party)
 LEDGER = "ledger"
+#: how long a status list's bits are reused before its certificates are re-examined
+LIST_REUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class StatusBook:
         #: certificate id -> the log size its figures were last found unchanged at
         self._checked: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: certificate id -> the lots of its provenance closure at its checkpoint
+        self._closures: dict[str, list[str]] = {}
+        #: status list -> (when, its set bits): see :meth:`set_indexes`
+        self._lists: dict[int, tuple[float, list[int]]] = {}
 
     # ------------------------------------------------------------------ reads
     def status(self, record: CertificateRecord) -> CertificateStatus:
@@ -129,12 +136,23 @@ class StatusBook:
         )
 
     def set_indexes(self, status_list: int) -> list[int]:
-        """The set bits of one status list (every certificate in it re-checked first)."""
+        """The set bits of one status list, every certificate in it re-checked first. The
+        answer is reused for :data:`LIST_REUSE_SECONDS` (a token-free route must not let anyone
+        make the server re-examine every certificate at will), except after a revocation on
+        this node; a supersession shows at most that much later."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._lists.get(status_list)
+        if kept is not None and now - kept[0] < LIST_REUSE_SECONDS:
+            return kept[1]
         records = [r for r in self._store.certificates() if r.status_list == status_list]
         self.refresh(records)
         ids = {r.id: r.status_index for r in records}
         changed = {h.cert_id for h in self._store.certificate_statuses(sorted(ids))}
-        return sorted(i for c, i in ids.items() if c in changed and i is not None)
+        found = sorted(i for c, i in ids.items() if c in changed and i is not None)
+        with self._lock:
+            self._lists[status_list] = (now, found)
+        return found
 
     def _successor(
         self, record: CertificateRecord, history: Sequence[CertificateStatusRecord]
@@ -179,8 +197,12 @@ class StatusBook:
         note = str((subject.get("evidence") or {}).get("checkpoint", ""))
         issued_size = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n").size
         since = self._checked.get(record.id, issued_size)
-        lots = closure(self._store, {record.lot: issued_size - 1})
-        chains = self._store.chains(sorted(lots))
+        lots = self._closures.get(record.id)
+        if lots is None:  # the closure at the certificate's checkpoint never changes
+            lots = sorted(closure(self._store, {record.lot: issued_size - 1}))
+            with self._lock:
+                self._closures[record.id] = lots
+        chains = self._store.chains(lots)
         if not any(s >= since for seqs in chains.values() for s in seqs):
             return
         claimed = subject.get("recycled_content") or {}
@@ -209,6 +231,8 @@ class StatusBook:
 
     def revoke(self, record: CertificateRecord, *, reason: str, by: str) -> bool:
         """Record a revocation; False when it was already revoked."""
+        with self._lock:
+            self._lists.clear()
         return self._store.add_certificate_status(
             CertificateStatusRecord(
                 cert_id=record.id,

@@ -22,6 +22,7 @@ from ..store.sql import SqlStore
 from .ledger import Ledger
 
 __all__ = [
+    "DEMO_PUBLIC_URL",
     "EXAMPLE_KEY_DIR",
     "EXAMPLE_KIDS",
     "ExampleKeyRefused",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 EXAMPLE_KEY_DIR = Path(__file__).resolve().parents[2] / "keys.example"
+#: demo mode's public URL when LEDGER_PUBLIC_URL is unset: `ledger serve`'s default address
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
 
 #: Key ids of the published example keys in ``keys.example/``: refused outside demo mode.
 EXAMPLE_KIDS = frozenset(

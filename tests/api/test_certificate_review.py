@@ -120,11 +120,6 @@ def test_superseded_by_does_not_hand_a_partner_a_later_custodians_certificate(en
         assert status["superseded_by"] != theirs["id"], status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="demo mode without LEDGER_PUBLIC_URL takes the public URL from the Host header "
-    "(review 9: not fixed, see the report)",
-)
 def test_in_demo_mode_a_host_header_does_not_choose_where_a_certificate_lives(
     db_url: str,
 ) -> None:

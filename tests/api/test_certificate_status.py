@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.attest.certificates import verify_certificate
+from ledger.attest.credentials import add_proof, verification_method_of
 from ledger.attest.status import (
+    CLOCK_SKEW,
     LIST_BITS,
+    LIST_TTL,
     check_status,
     decode_list,
     encode_list,
@@ -26,7 +30,7 @@ from ledger.core.events import sign
 from ledger.core.values import UUID_RE
 from ledger.service.settings import Settings
 from tests.api.test_api import LATE, Env, app_env, assert_problem
-from tests.support.ledgers import PUBLIC_URL
+from tests.support.ledgers import NOW, PUBLIC_URL
 from tests.support.scenario import ENCLOSURE, KEYS, NISO4, private_key
 
 ATTEST = private_key("attest")
@@ -70,7 +74,8 @@ class _Local(httpx.BaseTransport):
 
 
 def _online(env: Env, credential: dict[str, Any]) -> dict[str, Any] | None:
-    return fetch_status(credential, transport=_Local(env.client))
+    # the test ledgers' clock is fixed: the lists they sign are current at that time
+    return fetch_status(credential, transport=_Local(env.client), now=NOW)
 
 
 def _adjust(env: Env, lot: str, mass: str, actor: str = "packco") -> None:
@@ -204,6 +209,21 @@ def test_a_later_adjust_supersedes_the_certificate_and_a_new_one_replaces_it(env
     assert history[0]["recorded_by"] == "ledger"
 
 
+def test_a_list_reused_for_30_s_never_hides_a_supersession_from_the_verifier(env: Env) -> None:
+    """The token-free list is reused for 30 s (re-examining every certificate on each request
+    would let anyone load the server); the verifier also reads the status record, which can
+    make the status worse, never better."""
+    cred = _issue(env)
+    assert (_online(env, cred) or {})["status"] == "valid"  # the list is now cached, bit clear
+    _adjust(env, ENCLOSURE, "19100")
+    listed = env.client.get(_local(entry_of(cred)[0])).json()  # type: ignore[index]
+    assert check_status(cred, listed, now=NOW).set is False  # still the reused answer
+    online = _online(env, cred)
+    assert online is not None and online["status"] == "superseded", online
+    report = verify_certificate(cred, issuers=[env.app.state.ltl.attest_did], status=online)
+    assert report.verdict == "SUPERSEDED"
+
+
 def test_an_event_that_changes_no_figure_leaves_the_certificate_valid(env: Env) -> None:
     cred = _issue(env)
     head = env.ledger.lot(ENCLOSURE).head
@@ -269,6 +289,19 @@ def test_a_status_list_that_is_forged_or_unreachable_is_never_a_valid_status(env
         url + "0", [], issuer_key=ATTEST, issuer=good["issuer"], valid_from=good["validFrom"]
     )
     assert check_status(cred, elsewhere).set is None
+    # a list must say until when it holds, and be fresh (a copy kept from before a revocation
+    # cannot be replayed for longer than its validUntil, plus the clock skew)
+    unsigned = {k: v for k, v in good.items() if k not in ("proof", "validUntil")}
+    endless = add_proof(
+        unsigned,
+        ATTEST,
+        verification_method=verification_method_of(good["issuer"]["id"]),
+        created=good["validFrom"],
+    )
+    assert "no validUntil" in (check_status(cred, endless, now=NOW).error or "")
+    assert check_status(cred, good, now=NOW + LIST_TTL + CLOCK_SKEW).set is False
+    stale = check_status(cred, good, now=NOW + LIST_TTL + CLOCK_SKEW + timedelta(seconds=1))
+    assert "not valid now" in (stale.error or "")
     # nobody answers: a warning, not VALID-with-a-clean-status
     gone = fetch_status({**cred}, transport=_Refusing())
     assert gone is not None and "error" in gone

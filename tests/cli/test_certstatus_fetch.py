@@ -68,10 +68,6 @@ def test_a_status_server_that_drips_cannot_hold_the_verifier_past_its_timeout(
     assert elapsed < 3, f"the verifier waited {elapsed:.1f} s with a 1 s timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lists carry no validUntil and verifiers require no freshness (review 9: not fixed)",
-)
 def test_a_status_list_signed_a_year_ago_is_not_taken_as_current(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
