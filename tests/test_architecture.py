@@ -3,7 +3,7 @@
 Every import in ``ledger/`` and ``api/`` is read with ``ast`` — imports inside functions count;
 only ``if TYPE_CHECKING:`` blocks are exempt (they never run). The layers, bottom up::
 
-    errors ← core ← audit ← attest ← service ← {cli, api}
+    errors ← core ← audit ← attest ← interop ← service ← {cli, api}
              core ← store ← service
              core ← client ← {cli, api}
 
@@ -33,14 +33,28 @@ ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset({"core", "errors"}),
     "audit": frozenset({"audit", "core", "errors"}),
     "attest": frozenset({"attest", "audit", "core", "errors"}),
+    "interop": frozenset({"interop", "attest", "audit", "core", "errors"}),
     "store": frozenset({"store", "core", "errors"}),
-    "service": frozenset({"service", "attest", "audit", "store", "core", "errors"}),
+    "service": frozenset({"service", "interop", "attest", "audit", "store", "core", "errors"}),
     "client": frozenset({"client", "core", "errors"}),
     "cli": frozenset(
-        {"cli", "api", "service", "client", "attest", "audit", "store", "core", "errors"}
+        {
+            "cli",
+            "api",
+            "service",
+            "client",
+            "interop",
+            "attest",
+            "audit",
+            "store",
+            "core",
+            "errors",
+        }
     ),
-    "api": frozenset({"api", "service", "client", "attest", "audit", "core", "errors"}),
-    "root": frozenset({"service", "client", "attest", "audit", "store", "core", "errors", "cli"}),
+    "api": frozenset({"api", "service", "client", "interop", "attest", "audit", "core", "errors"}),
+    "root": frozenset(
+        {"service", "client", "interop", "attest", "audit", "store", "core", "errors", "cli"}
+    ),
 }
 
 #: modules the pure layers may not import: I/O, threads, processes, the clock, SQL and HTTP
@@ -78,7 +92,7 @@ IMPURE = frozenset(
         "uvicorn",
     }
 )
-PURE_LAYERS = ("core", "audit")
+PURE_LAYERS = ("core", "audit", "interop")
 #: the only impure imports a pure layer may make, each for a reason
 PURE_EXCEPTIONS = {("ledger.core.gc", "gc"): "pausing the collector is no I/O, clock or thread"}
 #: calls the pure layers may not make: files and the clock
