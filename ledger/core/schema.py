@@ -40,7 +40,7 @@ from .values import (
     parse_time,
 )
 
-__all__ = ["Envelope", "check_envelope", "touched_lots"]
+__all__ = ["EPCIS_EVENT_RE", "Envelope", "check_envelope", "touched_lots"]
 
 _FRACTION_RE = re.compile(r"0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?")
 _fail = field_error
@@ -231,6 +231,14 @@ def _key(v: Any, path: str) -> None:
 
 _SHA_OPT: dict[str, Check] = {"sha256": _sha}
 _SITE = _fields({"country": _country}, {"name": _text})
+#: the GS1 CBV 2.0 hash of the EPCIS event a lot event was imported from (spec §4.1)
+EPCIS_EVENT_RE = re.compile(r"ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0")
+#: an optional member of every lot.* body: where the event came from, when it was imported
+_SOURCE: dict[str, Check] = {
+    "epcis_event": _pattern(
+        EPCIS_EVENT_RE, "a GS1 CBV 2.0 event hash (ni:///sha-256;<hex>?ver=CBV2.0)"
+    )
+}
 _PARTY = _fields(
     {
         "id": _party,
@@ -257,13 +265,16 @@ _BODIES: dict[str, Check] = {
             "source": _one_of(SOURCES),
             "site": _SITE,
         },
-        {"composition": _composition},
+        {"composition": _composition, **_SOURCE},
     ),
     "lot.ship": _fields(
         {"lot": _lot, "to": _party, "mass_kg": _mass},
-        {"documents": _list_of(_fields({"kind": _text, "ref": _text}, _SHA_OPT), nonempty=False)},
+        {
+            "documents": _list_of(_fields({"kind": _text, "ref": _text}, _SHA_OPT), nonempty=False),
+            **_SOURCE,
+        },
     ),
-    "lot.receive": _fields({"lot": _lot, "ship": _sha, "mass_kg": _mass_any}),
+    "lot.receive": _fields({"lot": _lot, "ship": _sha, "mass_kg": _mass_any}, _SOURCE),
     "lot.transform": _fields(
         {
             "process": _text,
@@ -277,14 +288,15 @@ _BODIES: dict[str, Check] = {
                 key="lot",
             ),
         },
-        {"model": _one_of(MODELS)},
+        {"model": _one_of(MODELS), **_SOURCE},
     ),
     "lot.assay": _fields(
-        {"lot": _lot, "composition": _composition}, {"report": _fields({"ref": _text}, _SHA_OPT)}
+        {"lot": _lot, "composition": _composition},
+        {"report": _fields({"ref": _text}, _SHA_OPT), **_SOURCE},
     ),
-    "lot.adjust": _fields({"lot": _lot, "mass_kg": _mass_any, "reason": _long_text}),
+    "lot.adjust": _fields({"lot": _lot, "mass_kg": _mass_any, "reason": _long_text}, _SOURCE),
     "lot.attest": _fields(
-        {"lot": _lot, "scheme": _text, "statement": _long_text}, {"expires": _time}
+        {"lot": _lot, "scheme": _text, "statement": _long_text}, {"expires": _time, **_SOURCE}
     ),
     "credit.allocate": _fields(
         {

@@ -681,3 +681,25 @@ def test_stored_event_equals_the_validated_parse() -> None:
 
     for ev in scenario_events():
         assert stored_event(ev.canonical, ev.hash) == parse_event(ev.canonical)
+
+
+def test_every_lot_body_may_name_the_epcis_event_it_was_imported_from() -> None:
+    """Spec §4: an optional ``epcis_event`` (a CBV 2.0 event hash) on every lot.* body, and
+    nowhere else; anything but the hash form is refused."""
+    digest = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
+    for type_, ev in BY_TYPE.items():
+        env = copy.deepcopy(ev.envelope)
+        env["body"]["epcis_event"] = digest
+        del env["sig"]
+        if type_.startswith("lot."):
+            signed = sign_event(env, KEYS[ev.actor])
+            assert signed.body["epcis_event"] == digest
+        else:
+            with pytest.raises(RuleViolation, match="unknown member"):
+                sign_event(env, KEYS[ev.actor])
+    env = copy.deepcopy(BY_TYPE["lot.adjust"].envelope)
+    del env["sig"]
+    for bad in (digest.upper(), digest.replace("CBV2.0", "CBV1.2"), "urn:uuid:x", 7):
+        env["body"]["epcis_event"] = bad
+        with pytest.raises(RuleViolation, match="epcis_event"):
+            sign_event(env, KEYS["packco"])
