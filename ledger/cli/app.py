@@ -3,14 +3,15 @@
 Exit codes of ``verify``/``fsck``/``certificate verify``: 0 valid/clean, 1 invalid/problems,
 2 usage or input error. Operator commands are in ``node.py``, auditor commands in
 ``audit.py``, partner commands (through the SDK) in ``partner.py``, reports for people
-(``report``, ``certificate issue``) in ``reports.py``.
+(``report``, ``certificate issue``) in ``reports.py``, EPCIS interop (``epcis``) in
+``epcis.py``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import audit, node, partner, reports
+from . import audit, epcis, node, partner, reports
 
 __all__ = ["app", "main"]
 
@@ -29,6 +30,7 @@ app.add_typer(partner.event_app, name="event")
 app.add_typer(partner.lot_app, name="lot")
 app.add_typer(audit.certificate_app, name="certificate")
 app.add_typer(node.token_app, name="token")
+app.add_typer(epcis.epcis_app, name="epcis")
 
 
 def main() -> None:
