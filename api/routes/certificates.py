@@ -67,8 +67,41 @@ Lang = Annotated[
 ]
 _UUID = re.compile(UUID_RE.pattern)
 #: a credential served as such (VC 2.0 §6.3 media type)
+#: a W3C Verifiable Credential (VC Data Model 2.0) secured with a Data Integrity proof
+#: (eddsa-jcs-2022): spec §8 says its members; ``ledger certificate verify`` checks it
+CREDENTIAL: dict[str, Any] = {
+    "type": "object",
+    "description": "a W3C Verifiable Credential (VC Data Model 2.0) with a Data Integrity proof "
+    "(eddsa-jcs-2022), spec §8",
+    "required": ["@context", "type", "issuer", "credentialSubject", "proof"],
+    "properties": {
+        "@context": {"type": "array", "items": {"type": "string"}},
+        "id": {"type": "string"},
+        "type": {"type": "array", "items": {"type": "string"}},
+        "issuer": {},
+        "credentialSubject": {"type": "object"},
+        "proof": {"type": "object", "required": ["type", "cryptosuite", "proofValue"]},
+    },
+}
+
+
+class VcResponse(JSONResponse):
+    """A credential, served as ``application/vc``."""
+
+    media_type = "application/vc"
+
+
 _VC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/vc": {"schema": {"type": "object"}}}}
+    200: {"content": {"application/vc": {"schema": CREDENTIAL}}}
+}
+_CREDENTIAL_JSON = {"content": {"application/json": {"schema": CREDENTIAL}}}
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a PDF document",
+        "content": {
+            "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}
+        },
+    }
 }
 #: a stranger's page: no script, no outside resource, no referrer (the URL is a capability),
 #: not indexed, always revalidated (its status changes)
@@ -136,7 +169,8 @@ def _credential(record: CertificateRecord) -> dict[str, Any]:
 @router.post(
     "",
     status_code=201,
-    responses={**PROBLEMS, 503: PROBLEMS[400]},  # 503: no attestation key or public URL
+    # 503: no attestation key or public URL
+    responses={201: _CREDENTIAL_JSON, **PROBLEMS, 503: PROBLEMS[400]},
     openapi_extra=ISSUE_BODY.openapi,
     summary="Issue a recycled-content certificate (W3C VC, eddsa-jcs-2022)",
 )
@@ -353,7 +387,7 @@ def _html(state: AppState, request: Request, record: CertificateRecord, lang: st
 
 @router.get(
     "/{cert_id}.pdf",
-    responses=PROBLEMS,
+    responses={**_PDF, **PROBLEMS},
     response_class=Response,
     summary="The certificate as a PDF with a QR code to its public page",
 )
@@ -386,7 +420,11 @@ def status_of(cert_id: CertId, state: State, principal: Auth) -> CertificateStat
     return CertificateStatusOut(**state.ledger.certificates.status(record.id).to_json())
 
 
-@router.get("/{cert_id}", responses=PROBLEMS, summary="The certificate (the credential JSON)")
+@router.get(
+    "/{cert_id}",
+    responses={200: _CREDENTIAL_JSON, **PROBLEMS},
+    summary="The certificate (the credential JSON)",
+)
 def as_json(cert_id: CertId, state: State, principal: Auth) -> Any:
     return JSONResponse(_credential(_stored(state, cert_id, principal)))
 
@@ -402,7 +440,7 @@ def _capability(state: AppState, uuid: str) -> CertificateRecord:
 @public.get(
     "/c/{uuid}.json",
     responses={**_VC, 404: PROBLEMS[404]},
-    response_class=JSONResponse,
+    response_class=VcResponse,
     summary="A certificate's credential JSON (public: its URL is the capability)",
 )
 def public_json(uuid: Uuid, state: State) -> Any:
@@ -414,7 +452,7 @@ def public_json(uuid: Uuid, state: State) -> Any:
 
 @public.get(
     "/c/{uuid}.pdf",
-    responses={400: PROBLEMS[400], 404: PROBLEMS[404]},
+    responses={**_PDF, 400: PROBLEMS[400], 404: PROBLEMS[404]},
     response_class=Response,
     summary="A certificate as a PDF (public)",
 )
@@ -447,7 +485,7 @@ def public_html(uuid: Uuid, request: Request, state: State, lang: Lang = "en+ko"
 @public.get(
     "/status/{number}",
     responses={**_VC, 400: PROBLEMS[400], 404: PROBLEMS[404], 503: PROBLEMS[400]},
-    response_class=JSONResponse,
+    response_class=VcResponse,
     summary="A W3C Bitstring Status List credential of this ledger's certificates (public)",
 )
 def status_list(

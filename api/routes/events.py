@@ -21,15 +21,6 @@ from ledger.client.models import (
 from ledger.core import canonical
 from ledger.core.events import event_from_json, parse_event
 from ledger.core.receipt import Receipt
-from ledger.core.values import (
-    EVENT_TYPES,
-    HASH_RE,
-    KID_RE,
-    PARTY_ID_RE,
-    SIG_RE,
-    TIME_RE,
-    UUID_RE,
-)
 from ledger.errors import LedgerError
 
 from ..body import RawJson, StrictJson
@@ -50,28 +41,9 @@ __all__ = ["BATCH_BODY", "EVENT_BODY", "router"]
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-_ENVELOPE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "A signed LTL/1 event envelope (spec §3), at most 64 KiB; the body's members "
-    "depend on `type` (spec §4). Unknown members are refused at any depth.",
-    "required": ["ltl", "id", "type", "actor", "kid", "time", "prev", "body", "sig"],
-    "additionalProperties": False,
-    "properties": {
-        "ltl": {"const": 1},
-        "id": {"type": "string", "pattern": f"^{UUID_RE.pattern}$"},
-        "type": {"type": "string", "enum": list(EVENT_TYPES)},
-        "actor": {"type": "string", "pattern": f"^{PARTY_ID_RE.pattern}$"},
-        "kid": {"type": "string", "pattern": f"^{KID_RE.pattern}$"},
-        "time": {"type": "string", "pattern": f"^{TIME_RE.pattern}$"},
-        "prev": {
-            "type": "object",
-            "description": "lot id -> that lot's current head, for every existing lot touched",
-            "additionalProperties": {"type": "string", "pattern": f"^{HASH_RE.pattern}$"},
-        },
-        "body": {"type": "object"},
-        "sig": {"type": "string", "pattern": f"^{SIG_RE.pattern}$"},
-    },
-}
+#: the envelope, its body a union discriminated by ``type`` (components added by
+#: ``api.routes.schemas.install`` from ``ledger.core.json_schema``: the served JSON Schemas)
+_ENVELOPE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/Event"}
 _BATCH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["events"],
@@ -80,10 +52,11 @@ _BATCH_SCHEMA: dict[str, Any] = {
         "events": {
             "type": "array",
             # the limit is a setting (max_batch_events, default 1000; more is a 413), so it is
-            # not a maxItems here. Items are not constrained either: each is validated on its
-            # own and a bad one gets its problem in the results, not a 4xx for the whole batch.
-            "description": "signed event envelopes (spec §3), applied in order",
-            "items": {},
+            # not a maxItems here. Each item is an event, but it is validated on its own: a bad
+            # one gets its problem in the results, not a 4xx for the whole batch.
+            "description": "signed event envelopes (spec §3), applied in order; an item that "
+            "is not a valid event gets its problem in `results`, the others are still applied",
+            "items": _ENVELOPE_SCHEMA,
         }
     },
 }

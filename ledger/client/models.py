@@ -52,6 +52,8 @@ __all__ = [
     "ReceiptOut",
     "RecycledContentOut",
     "RevokeIn",
+    "SchemaIndexOut",
+    "SchemaRef",
     "SharesOut",
     "SiteOut",
     "StepOut",
@@ -270,6 +272,20 @@ class TrustOut(BaseModel):
         description="the attestation did:key that signs this ledger's certificates (null: this "
         "ledger issues none)"
     )
+
+
+class SchemaRef(BaseModel):
+    """One published JSON Schema (``GET /v1/schemas``)."""
+
+    name: str = Field(description="`envelope`, or an event type such as `lot.create` (its body)")
+    id: str = Field(description="the schema's `$id`")
+    url: str = Field(description="where this ledger serves it")
+
+
+class SchemaIndexOut(BaseModel):
+    """The JSON Schemas (draft 2020-12) of the signed envelope and every event body."""
+
+    items: list[SchemaRef]
 
 
 class HealthOut(BaseModel):

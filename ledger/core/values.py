@@ -30,6 +30,7 @@ __all__ = [
     "LOT_ID_RE",
     "LOT_PREFIX_RE",
     "LOT_STATUSES",
+    "MASS_PATTERN",
     "MODELS",
     "PARTY_ID_RE",
     "PARTY_ROLES",
@@ -140,7 +141,9 @@ HASH_RE = re.compile(r"[0-9a-f]{64}")
 #: an Ed25519 signature as unpadded base64url: 64 bytes -> 86 characters, the last one carrying 2
 #: bits (the other 4 zero)
 SIG_RE = re.compile(r"[A-Za-z0-9_-]{85}[AQgw]")
-_MASS_RE = re.compile(r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?")
+#: a mass in kilograms (spec §1): a decimal string, at most 12 integer digits and 6 decimals
+MASS_PATTERN = r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?"
+_MASS_RE = re.compile(MASS_PATTERN)
 TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
 )

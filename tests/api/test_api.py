@@ -248,6 +248,8 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("DELETE", "/v1/tokens/{token_id}", "token-revoke"): _row(401, 401, 403, 403, 403, 204),
     ("GET", "/healthz", "healthz"): PUBLIC,
     ("GET", "/.well-known/ltl-trust", "trust"): PUBLIC,
+    ("GET", "/v1/schemas", "schemas"): PUBLIC,
+    ("GET", "/v1/schemas/{name}", "schema"): PUBLIC,
     ("GET", "/openapi.json", "openapi"): PUBLIC,
     ("GET", "/docs", "docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect", "docs-oauth2"): PUBLIC,
@@ -317,6 +319,8 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         "consistency": f"/v1/log/proof/consistency?from=1&to={env.ledger.size()}",
         "healthz": "/healthz",
         "trust": "/.well-known/ltl-trust",
+        "schemas": "/v1/schemas",
+        "schema": "/v1/schemas/lot.create",
         "openapi": "/openapi.json",
         "docs": "/docs",
         "docs-oauth2": "/docs/oauth2-redirect",
@@ -976,8 +980,12 @@ def test_openapi_lists_every_route_and_documents_the_event_body(env: Env) -> Non
     }
     assert documented == api_routes
     post = doc["paths"]["/v1/events"]["post"]
-    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    union = post["requestBody"]["content"]["application/json"]["schema"]
     assert post["requestBody"]["required"] is True
+    assert union == {"$ref": "#/components/schemas/Event"}
+    variants = doc["components"]["schemas"]["Event"]["oneOf"]
+    assert len(variants) == 12  # one envelope per event type (tests/api/test_openapi_types.py)
+    schema = doc["components"]["schemas"][variants[0]["$ref"].rsplit("/", 1)[-1]]
     assert set(schema["required"]) == {
         "ltl",
         "id",

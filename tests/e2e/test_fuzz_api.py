@@ -22,7 +22,6 @@ Reproduce one failure with the ``curl`` line schemathesis prints; change ``SEED`
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,24 +37,14 @@ from ledger.client.keyfile import save_private_key
 from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
-from tests.support.ledgers import ORIGIN, PUBLIC_URL, open_ledger
+from tests.support.ledgers import ORIGIN, PUBLIC_URL, open_ledger, openapi_document
 from tests.support.scenario import ENCLOSURE, private_key, scenario_chain
 
 MAX_EXAMPLES = 50
 SEED = 20250601
 
 
-def _openapi_document() -> dict[str, Any]:
-    """The OpenAPI document the app factory produces (it does not depend on the data)."""
-    with tempfile.TemporaryDirectory() as scratch:  # (an in-memory SQLite is one per connection)
-        ledger = open_ledger(f"sqlite:///{scratch}/openapi.db")
-        try:
-            return create_app(Settings(origin=ORIGIN), ledger=ledger).openapi()
-        finally:
-            ledger.close()
-
-
-DOCUMENT = _openapi_document()
+DOCUMENT = openapi_document()
 CONFIG = schemathesis.Config.from_dict(
     {
         "seed": SEED,
@@ -83,7 +72,15 @@ CONFIG = schemathesis.Config.from_dict(
                     "POST /v1/certificates/verify",
                 ],
                 "checks": {"positive_data_acceptance": {"enabled": False}},
-            }
+            },
+            {
+                # A batch's items are typed as events (`Event`), but each item is validated on
+                # its own: a batch holding an invalid event is answered 200 with that event's
+                # problem in its result (spec §9.5), so "schema-invalid data is refused" does not
+                # hold for the batch as a whole. tests/api/test_api.py checks those results.
+                "include-name": ["POST /v1/events/batch"],
+                "checks": {"negative_data_rejection": {"enabled": False}},
+            },
         ],
     }
 )
@@ -165,6 +162,9 @@ def _known_cases(ledger: Ledger) -> Iterator[schemathesis.Case[Any]]:
     yield schema["/v1/tokens"]["POST"].Case(body={"party": "alus", "role": "partner"})
     yield schema["/v1/events/batch"]["POST"].Case(body={"events": []})
     yield schema["/v1/certificates"]["GET"].Case(query={"limit": 2})
+    yield schema["/v1/schemas"]["GET"].Case()
+    for name in ("envelope", "lot.create", "credit.allocate"):
+        yield schema["/v1/schemas/{name}"]["GET"].Case(path_parameters={"name": name})
     for record in ledger.certificates.list():
         ref = {"uuid": record.id.removeprefix("urn:uuid:")}
         for path in ("/c/{uuid}", "/c/{uuid}.json", "/c/{uuid}.pdf", "/c/{uuid}/status"):

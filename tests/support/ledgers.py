@@ -57,3 +57,18 @@ def dump(store: SqlStore, table: str) -> list[tuple[Any, ...]]:
     """Every row of a table, as a malicious operator (or a snapshot) sees it."""
     with store.engine.connect() as c:
         return [tuple(r) for r in c.execute(text(f"SELECT * FROM {table}"))]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the app factory produces (it does not depend on the data)."""
+    import tempfile
+
+    from api.app import create_app
+    from ledger.service.settings import Settings
+
+    with tempfile.TemporaryDirectory() as scratch:  # (an in-memory SQLite is one per connection)
+        ledger = open_ledger(f"sqlite:///{scratch}/openapi.db")
+        try:
+            return create_app(Settings(origin=ORIGIN), ledger=ledger).openapi()
+        finally:
+            ledger.close()
