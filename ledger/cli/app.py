@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, node, partner, reports
+from . import audit, epcis, node, partner, reports
 
 __all__ = ["app", "main"]
 
@@ -24,11 +24,13 @@ app = typer.Typer(
 for command in (node.keygen, node.init, audit.verify, node.fsck, node.serve, node.demo):
     app.command()(command)
 app.command("report")(reports.report)
+app.command("battery-pass")(epcis.battery_pass)
 audit.certificate_app.command("issue")(reports.certificate_issue)
 app.add_typer(partner.event_app, name="event")
 app.add_typer(partner.lot_app, name="lot")
 app.add_typer(audit.certificate_app, name="certificate")
 app.add_typer(node.token_app, name="token")
+app.add_typer(epcis.epcis_app, name="epcis")
 
 
 def main() -> None:
