@@ -471,3 +471,43 @@ def test_refusals_before_posting_name_signer_and_missing_lot(scenario: Ledger, t
         with pytest.raises(EpcisError, match=r"epcisBody\.eventList"):
             drafts({"type": "EPCISDocument"})
     assert target.led.size() == size
+
+
+def test_cli_import_refuses_an_unmappable_document_before_reaching_the_ledger(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli.app import app
+    from ledger.client.keyfile import save_private_key
+
+    doc = _doc(
+        {
+            "type": "AggregationEvent",
+            "eventTime": "2025-06-01T09:00:00Z",
+            "eventTimeZoneOffset": "+00:00",
+            "action": "ADD",
+            "parentID": "urn:x:1",
+        }
+    )
+    path = tmp_path / "doc.jsonld"
+    path.write_text(json.dumps(doc))
+    save_private_key(KEYS["bwm"], tmp_path / "bwm.pem")
+    result = CliRunner().invoke(
+        app,
+        [
+            "epcis",
+            "import",
+            str(path),
+            "--actor",
+            "bwm",
+            "--key",
+            str(tmp_path / "bwm.pem"),
+            "--url",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "EPCIS event #0" in result.output and "type: AggregationEvent" in result.output
