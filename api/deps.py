@@ -14,17 +14,21 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 
 from ledger.client.models import Problem
 from ledger.core.keys import Ed25519PrivateKey
+from ledger.core.rules import Lot
+from ledger.core.values import LOT_ID_RE
 from ledger.service import Ledger
 from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
+from .convert import lot_out
 from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
 
@@ -36,9 +40,14 @@ __all__ = [
     "BatchWriteAuth",
     "State",
     "WriteAuth",
+    "as_seen",
     "charge_writes",
     "check_actor",
     "get_state",
+    "lot_named",
+    "lot_response",
+    "lot_state",
+    "readable_cutoff",
     "require",
     "require_batch_writer",
     "require_writer",
@@ -203,3 +212,63 @@ def check_actor(principal: Principal, actor: str) -> None:
             f"this token speaks for {principal.party!r}, the event's "
             f"actor is {actor!r}: post it with {actor}'s token, or relay it as admin",
         )
+
+
+# ---------------------------------------------------------------- reads of one lot, as seen
+def lot_named(request: Request, lot: str, word: str) -> str | None:
+    """The whole lot id when the path names a lot whose id ends in ``/<word>``.
+
+    Starlette routes on the decoded path, so ``/v1/lots/X%2Fevents`` reaches the ``/events``
+    route with ``lot = "X"``; the raw path still shows the slash was part of the id.
+    """
+    raw = request.scope.get("raw_path") or b""
+    if raw.lower().endswith(b"%2f" + word.encode()):
+        return f"{lot}/{word}"
+    return None
+
+
+def lot_response(state: AppState, principal: Principal, lot: str) -> JSONResponse:
+    found = as_seen(state, principal, lot, lambda cut: lot_state(state, lot, cut))
+    return JSONResponse(lot_out(found).model_dump(mode="json"))
+
+
+_T = TypeVar("_T")
+
+
+def as_seen(
+    state: AppState, principal: Principal, lot: str, read: Callable[[int | None], _T]
+) -> _T:
+    """``read(cutoff)`` of a lot the principal may read, consistent with its view.
+
+    A view without a cut-off can gain one while the read runs (the receiver's ``lot.receive``
+    ends the caller's custody, then the receiver moves on). Cut-offs only ever appear or grow,
+    so the view is looked up again AFTER the read: if it has a cut-off now, the read is redone
+    with it, and nothing committed after the cut-off can slip into the answer.
+    """
+    cutoff = readable_cutoff(state, principal, lot)
+    while True:
+        result = read(cutoff)
+        if cutoff is not None:
+            return result
+        again = readable_cutoff(state, principal, lot)
+        if again is None:
+            return result
+        cutoff = again
+
+
+def readable_cutoff(state: AppState, principal: Principal, lot: str) -> int | None:
+    """404 unless the principal may read the lot; returns the last log index it may see of it
+    (None: all of it)."""
+    view = view_of(state, principal)
+    if LOT_ID_RE.fullmatch(lot) is None or (view is not None and lot not in view):
+        raise HttpProblem(
+            "not_found", f"no lot {lot!r} in this ledger (or not visible to {principal.party!r})"
+        )
+    return None if view is None else view[lot]
+
+
+def lot_state(state: AppState, lot: str, cutoff: int | None) -> Lot:
+    """The lot now, or as it was at a partner's cut-off."""
+    if cutoff is None:
+        return state.ledger.lot(lot)
+    return state.ledger.lots_as_of({lot: cutoff})[lot]

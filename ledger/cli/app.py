@@ -25,6 +25,7 @@ app = typer.Typer(
 for command in (node.keygen, node.init, audit.verify, node.fsck, node.serve, node.demo):
     app.command()(command)
 app.command("report")(reports.report)
+app.command("battery-pass")(epcis.battery_pass)
 audit.certificate_app.command("issue")(reports.certificate_issue)
 app.add_typer(partner.event_app, name="event")
 app.add_typer(partner.lot_app, name="lot")

@@ -219,6 +219,11 @@ def run_demo(
     echo(f"   audit bundle:         {bundle_path} ({len(bundle['entries'])} entries)")
     echo(f"   verify it yourself:   ledger verify {bundle_path} --log-key {vkey_path}")
     echo(f"   offline verification: {'VALID' if report.ok else 'INVALID'}")
+    enc = scenario.ENCLOSURE  # a lot id that needs no escaping in a path
+    echo(f"   EPCIS 2.0 history:    GET /v1/lots/{enc}/epcis")
+    echo(f"                         (ledger epcis export {scenario.ENCLOSURE})")
+    echo(f"   Battery Pass data:    GET /v1/lots/{enc}/battery-pass/circularity")
+    echo(f"                         (ledger battery-pass {scenario.ENCLOSURE})")
     ok = report.ok
     if target.certifies:
         ok = _certificates(target, workdir, vkey, echo) and ok

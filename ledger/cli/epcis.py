@@ -1,19 +1,120 @@
-"""GS1 EPCIS 2.0 commands (issue 10): ``ledger epcis hash`` (the CBV 2.0 event hash)."""
+"""``ledger epcis``: a lot's history as a GS1 EPCIS 2.0 document, an EPCIS document imported
+as signed LTL events (spec §13.2), and the CBV 2.0 event hash of a document's events (§13.1);
+``ledger battery-pass``: the Battery Pass Circularity ``recycledContent`` of a lot (spec
+§13.3). Through the SDK: the key that signs an import stays with the partner."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from ..client import LedgerClient, load_private_key
+from ..client.errors import ApiError
+from ..core.keys import Ed25519PrivateKey
+from ..errors import LedgerError
+from ..interop import epcis_import
 from ..interop.epcis_hash import EpcisError, document_hashes, document_prehashes
-from ._common import fail
+from ._common import TokenOpt, UrlOpt, api_call, client, fail
 
-__all__ = ["epcis_app", "hash_command"]
+__all__ = ["battery_pass", "epcis_app", "hash_command", "import_with", "transit_ship_of"]
 
-epcis_app = typer.Typer(help="GS1 EPCIS 2.0 documents (JSON-LD and XML).", no_args_is_help=True)
+epcis_app = typer.Typer(
+    help="GS1 EPCIS 2.0: export a lot's history, import an EPCIS document as signed events.",
+    no_args_is_help=True,
+)
+
+LotArg = Annotated[str, typer.Argument(help="the lot id")]
+
+
+def _dump(doc: Any, out: Path | None) -> None:
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote {out}")
+
+
+@epcis_app.command("export")
+def epcis_export(
+    lot: LotArg,
+    url: UrlOpt,
+    token: TokenOpt,
+    out: Annotated[Path | None, typer.Option(help="write the document here")] = None,
+) -> None:
+    """Print the lot's visible history as an EPCIS 2.0 JSON-LD document."""
+    with client(url, token) as sdk:
+        doc = api_call(lambda: sdk.epcis_document(lot))
+    _dump(doc, out)
+
+
+def transit_ship_of(sdk: LedgerClient, lot: str) -> str | None:
+    """The pending ship of a lot on the ledger (None: not in transit or not visible)."""
+    try:
+        return sdk.lot(lot).transit_ship
+    except ApiError as e:
+        if e.code == "not_found":
+            return None
+        raise
+
+
+def import_with(
+    sdk: LedgerClient, document: dict[str, Any], signers: dict[str, Ed25519PrivateKey]
+) -> list[Any]:
+    """Map, sign (locally, with ``signers``) and post an EPCIS document through the SDK,
+    reading heads from the ledger as it goes: the receipts, in order.
+
+    Raises:
+        EpcisError: the document cannot be mapped (nothing was posted).
+        ClientError: the ledger refused an event (those before it stay posted).
+    """
+    return epcis_import.import_document(
+        document,
+        signers,
+        heads=sdk.heads,
+        transit_ship=lambda lot: transit_ship_of(sdk, lot),
+        post=sdk.post,
+    )
+
+
+@epcis_app.command("import")
+def epcis_import_cmd(
+    document: Annotated[Path, typer.Argument(help="the EPCIS 2.0 JSON-LD document")],
+    actor: Annotated[list[str], typer.Option(help="the party that signs (repeat with --key)")],
+    key: Annotated[list[Path], typer.Option(help="its PEM PKCS#8 private key")],
+    url: UrlOpt,
+    token: TokenOpt,
+) -> None:
+    """Import an EPCIS document: each event mapped to an LTL event, signed here, posted in
+    order. A document with an event the ledger cannot map is refused whole."""
+    if len(actor) != len(key):
+        raise fail("give one --key per --actor")
+    try:
+        doc = json.loads(document.read_text(encoding="utf-8"))
+        signers = {a: load_private_key(k) for a, k in zip(actor, key, strict=True)}
+    except (OSError, ValueError, LedgerError) as e:
+        raise fail(f"{document}: {getattr(e, 'message', e)}") from e
+    if not isinstance(doc, dict):
+        raise fail(f"{document}: not a JSON object")
+    with client(url, token) as sdk:
+        try:
+            receipts = api_call(lambda: import_with(sdk, doc, signers))
+        except LedgerError as e:
+            raise fail(e.message) from e
+    for r in receipts:
+        typer.echo(f"{r.seq}\t{r.hash}\t{'posted' if r.created else 'already there'}")
+    typer.echo(f"imported {len(receipts)} events")
+
+
+def battery_pass(lot: LotArg, url: UrlOpt, token: TokenOpt) -> None:
+    """Print the Battery Pass Circularity 1.2.0 recycledContent of a lot (JSON)."""
+    with client(url, token) as sdk:
+        data = api_call(lambda: sdk.battery_pass(lot))
+    _dump(data, None)
 
 
 @epcis_app.command("hash")

@@ -72,6 +72,15 @@ class _Reads(_Http):
             RecycledContentOut, f"/v1/lots/{lot_path(lot)}/recycled-content", as_of=day
         )
 
+    def epcis_document(self, lot: str) -> dict[str, Any]:
+        """The lot's visible history as a GS1 EPCIS 2.0 JSON-LD document (spec §13.2)."""
+        return self._object(self._request("GET", f"/v1/lots/{lot_path(lot)}/epcis"))
+
+    def battery_pass(self, lot: str) -> dict[str, Any]:
+        """The Battery Pass Circularity ``recycledContent`` of the lot (spec §13.3)."""
+        path = f"/v1/lots/{lot_path(lot)}/battery-pass/circularity"
+        return self._object(self._request("GET", path))
+
     def event(self, event_hash: str) -> EventOut:
         """A signed event with its inclusion proof against the latest checkpoint."""
         return self._get(EventOut, f"/v1/events/{quote(event_hash, safe='')}")

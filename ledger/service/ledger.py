@@ -23,7 +23,9 @@ from ..core.events import SignedEvent
 from ..core.gc import gc_paused
 from ..core.keys import Ed25519PrivateKey
 from ..core.receipt import Receipt
-from ..errors import LedgerError
+from ..core.values import format_time
+from ..errors import LedgerError, NotFound
+from ..interop import batterypass, epcis_export
 from ..store.protocol import CheckpointRecord, Store, TokenRecord
 from . import bundles, provenance, tokens
 from .certificates import CertificateBook
@@ -237,6 +239,29 @@ class Ledger:
         with gc_paused():  # reading thousands of lots and events is allocation-heavy too
             source = source_for(self.reads, self.config, lot_id, upto=upto)
             return recycled_content(source, lot_id, as_of=as_of)
+
+    # ------------------------------------------------------------------ interoperability
+    def epcis_document(
+        self, lot_id: str, *, upto: int | None = None, base_url: str = ""
+    ) -> dict[str, Any]:
+        """The lot's history as an EPCIS 2.0 document (spec §13.2): the lot events of its
+        provenance closure (the bundle's, up to a partner's cut-off ``upto``), in log order.
+        Raises NotFound."""
+        if not self.store.lot_seqs(lot_id):
+            raise NotFound(f"no lot {lot_id!r} in this ledger")
+        size = self.size() if upto is None else min(self.size(), upto + 1)
+        closure = bundles.closure_seqs(self.store, lot_id, size)
+        return epcis_export.epcis_document(
+            sorted(closure.items()),
+            created=format_time(self.clock().replace(microsecond=0)),
+            base_url=base_url,
+        )
+
+    def battery_pass(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:
+        """The Battery Pass Circularity ``recycledContent`` of the lot (spec §13.3), read off
+        its recycled-content report (up to a partner's cut-off ``upto``). Raises NotFound."""
+        report = self.recycled_content(lot_id, as_of=self.clock().date(), upto=upto)
+        return batterypass.recycled_content(report)
 
     def fsck(self) -> FsckReport:
         """Re-derive the tree and all derived state from the stored events and compare."""
