@@ -63,10 +63,11 @@ def transit_ship_of(sdk: LedgerClient, lot: str) -> str | None:
 
 
 def import_with(
-    sdk: LedgerClient, document: dict[str, Any], signers: dict[str, Ed25519PrivateKey]
+    sdk: LedgerClient, document: epcis_import.Document, signers: dict[str, Ed25519PrivateKey]
 ) -> list[Any]:
     """Map, sign (locally, with ``signers``) and post an EPCIS document through the SDK,
-    reading heads from the ledger as it goes: the receipts, in order.
+    reading heads from the ledger as it goes: the receipts, in order. ``document``: parsed
+    JSON-LD, or the bytes of a JSON-LD or EPCIS 2.0 XML document.
 
     Raises:
         EpcisError: the document cannot be mapped (nothing was posted).
@@ -83,26 +84,25 @@ def import_with(
 
 @epcis_app.command("import")
 def epcis_import_cmd(
-    document: Annotated[Path, typer.Argument(help="the EPCIS 2.0 JSON-LD document")],
+    document: Annotated[Path, typer.Argument(help="the EPCIS 2.0 document, JSON-LD or XML")],
     actor: Annotated[list[str], typer.Option(help="the party that signs (repeat with --key)")],
     key: Annotated[list[Path], typer.Option(help="its PEM PKCS#8 private key")],
     url: UrlOpt,
     token: TokenOpt,
 ) -> None:
-    """Import an EPCIS document: each event mapped to an LTL event, signed here, posted in
-    order. A document with an event the ledger cannot map is refused whole."""
+    """Import an EPCIS 2.0 document (JSON-LD or XML, sniffed): each event mapped to an LTL
+    event, signed here, posted in order. A document with an event the ledger cannot map is
+    refused whole."""
     if len(actor) != len(key):
         raise fail("give one --key per --actor")
     try:
-        doc = json.loads(document.read_text(encoding="utf-8"))
+        raw = document.read_bytes()
         signers = {a: load_private_key(k) for a, k in zip(actor, key, strict=True)}
     except (OSError, ValueError, LedgerError) as e:
         raise fail(f"{document}: {getattr(e, 'message', e)}") from e
-    if not isinstance(doc, dict):
-        raise fail(f"{document}: not a JSON object")
     with client(url, token) as sdk:
-        try:
-            receipts = api_call(lambda: import_with(sdk, doc, signers))
+        try:  # the bytes, so an XML event's epcis_event is its hash as written
+            receipts = api_call(lambda: import_with(sdk, raw, signers))
         except LedgerError as e:
             raise fail(e.message) from e
     for r in receipts:

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
-import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from ..core import canonical
 from ..errors import LedgerError
@@ -38,10 +38,14 @@ from .gs1_uri import canonical_dl
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "EpcisError",
+    "XmlDocument",
     "document_hashes",
     "document_prehashes",
     "event_hash",
     "prehash",
+    "read_xml",
+    "sniff",
+    "xml_hashes",
 ]
 
 #: the largest document read (a JSON or XML EPCIS document of some thousand events)
@@ -498,9 +502,46 @@ def _unwrapped(element: Element) -> list[Element]:
     return out
 
 
-def _xml_prehashes(raw: bytes) -> list[str]:
+class _Builder(TreeBuilder):
+    """The standard tree builder, also keeping each namespace's first declared prefix."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefixes: dict[str, str] = {}
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.prefixes.setdefault(uri, prefix)
+
+
+@dataclass(frozen=True)
+class XmlDocument:
+    """A parsed XML document: its root, and namespace URI -> the prefix it was declared with
+    (``""``: the default namespace). ElementTree names elements ``{namespace}local``."""
+
+    root: Element
+    prefixes: Mapping[str, str]
+
+
+def read_xml(text: bytes | str) -> XmlDocument:
+    """Parse an XML document safely: at most :data:`MAX_DOCUMENT_BYTES`; a DTD may be present
+    but entity declarations (billion laughs) and external references are refused. The one XML
+    parser of the EPCIS code (the hash and the importer's conversion, ``epcis_xml``).
+
+    Raises:
+        EpcisError: too large, refused, or not well-formed.
+    """
+    raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise EpcisError(f"document of {len(raw)} bytes is over the {MAX_DOCUMENT_BYTES} limit")
+    if not raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw.lstrip()
+    builder = _Builder()
+    parser = DefusedXMLParser(
+        target=builder, forbid_dtd=False, forbid_entities=True, forbid_external=True
+    )
     try:
-        root = SafeET.fromstring(raw, forbid_entities=True, forbid_external=True)
+        parser.feed(raw)
+        root: Element = parser.close()
     except DefusedXmlException as e:
         refused = type(e).__name__
         raise EpcisError(
@@ -508,6 +549,11 @@ def _xml_prehashes(raw: bytes) -> list[str]:
         ) from None
     except ParseError as e:
         raise EpcisError(f"not well-formed XML: {e}") from None
+    return XmlDocument(root, dict(builder.prefixes))
+
+
+def _xml_prehashes(doc: XmlDocument) -> list[str]:
+    root = doc.root
     event_list = next((el for el in root.iter() if el.tag == "EventList"), None)
     if event_list is None:
         raise EpcisError("the XML document has no EventList: not an EPCIS document")
@@ -527,7 +573,25 @@ def _xml_prehashes(raw: bytes) -> list[str]:
     return out
 
 
+def xml_hashes(doc: XmlDocument) -> list[str]:
+    """The CBV 2.0 hash of every event of a parsed XML EPCIS document, in document order."""
+    return [_digest(pre) for pre in _xml_prehashes(doc)]
+
+
 # ---------------------------------------------------------------------------- documents
+
+
+def sniff(raw: bytes) -> str:
+    """``"xml"`` or ``"json"``, by the first character after a BOM and blanks.
+
+    Raises:
+        EpcisError: neither.
+    """
+    start = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    fmt = {b"<": "xml", b"{": "json", b"[": "json"}.get(start)
+    if fmt is None:
+        raise EpcisError("neither JSON-LD nor XML: an EPCIS document starts with { or <")
+    return fmt
 
 
 def document_prehashes(text: bytes | str, *, fmt: str | None = None) -> list[str]:
@@ -545,12 +609,9 @@ def document_prehashes(text: bytes | str, *, fmt: str | None = None) -> list[str
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise EpcisError(f"document of {len(raw)} bytes is over the {MAX_DOCUMENT_BYTES} limit")
     if fmt is None:
-        start = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        fmt = {b"<": "xml", b"{": "json", b"[": "json"}.get(start)
-        if fmt is None:
-            raise EpcisError("neither JSON-LD nor XML: an EPCIS document starts with { or <")
+        fmt = sniff(raw)
     if fmt == "xml":
-        return _xml_prehashes(raw if raw.startswith(b"\xef\xbb\xbf") else raw.lstrip())
+        return _xml_prehashes(read_xml(raw))
     if fmt == "json":
         return _json_prehashes(raw)
     raise EpcisError(f"unknown format {fmt!r}: use 'json' or 'xml'")

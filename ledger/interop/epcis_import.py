@@ -2,9 +2,11 @@
 
 Two steps, both pure (the caller does the I/O through the callables it passes):
 
-1. :func:`drafts` maps every event of the document to an LTL event draft (type, actor, time,
-   body with ``epcis_event``) or refuses the whole document with an :class:`EpcisError` naming
-   the event (its index and eventID) and the field that cannot be mapped. Nothing is signed.
+1. :func:`drafts` maps every event of the document (JSON-LD, or EPCIS 2.0 XML converted to
+   the same JSON-LD by ``epcis_xml``) to an LTL event draft (type, actor, time, body with
+   ``epcis_event``: the CBV 2.0 hash of the event as written, an XML event's computed from the
+   XML) or refuses the whole document with an :class:`EpcisError` naming the event (its index
+   and eventID) and the field that cannot be mapped. Nothing is signed.
 2. :func:`sign_drafts` signs the drafts in document order with the signers' keys (the keys
    never leave the caller), filling ``prev`` from the heads of lots the document made or
    touched earlier (computed locally: an event hash is the hash of its canonical form) and,
@@ -28,23 +30,25 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from ..core import events
+from ..core import canonical, events
 from ..core.keys import Ed25519PrivateKey
 from ..core.schema import check_envelope, touched_lots
 from ..core.values import LOT_ID_RE, format_mass, format_time
 from ..errors import LedgerError
 from .epcis_export import CONTEXT, CREDIT_STEP, LTL_NS, lot_of_class, party_of_uri, site_of_uri
-from .epcis_hash import EpcisError, event_hash
+from .epcis_hash import MAX_DOCUMENT_BYTES, EpcisError, event_hash, sniff
+from .epcis_xml import xml_document
 
-__all__ = ["Draft", "drafts", "import_document", "sign_drafts"]
+__all__ = ["Document", "Draft", "drafts", "import_document", "read_document", "sign_drafts"]
 
-_CBV_PREFIXES = (
-    "urn:epcglobal:cbv:bizstep:",
-    "urn:epcglobal:cbv:disp:",
-    "https://ref.gs1.org/cbv/BizStep-",
-    "https://ref.gs1.org/cbv/Disp-",
-    "https://gs1.org/voc/BizStep-",
-    "https://gs1.org/voc/Disp-",
+_CBV_PREFIXES = tuple(
+    prefix
+    for urn, word in (("bizstep", "BizStep"), ("disp", "Disp"), ("sdt", "SDT"))
+    for prefix in (
+        f"urn:epcglobal:cbv:{urn}:",
+        f"https://ref.gs1.org/cbv/{word}-",
+        f"https://gs1.org/voc/{word}-",
+    )
 )
 _UUID_NS = uuid.UUID("1b3a3a8e-6c2f-5b0e-9d7e-2f7a0c1e9a10")
 
@@ -213,11 +217,11 @@ def _assay(e: _Event) -> dict[str, str]:
     return out
 
 
-def _draft(index: int, ev: Mapping[str, Any]) -> Draft:
-    ident = ev.get("eventID") if type(ev.get("eventID")) is str else None
+def _draft(index: int, ev: Mapping[str, Any], source_hash: str | None = None) -> Draft:
     if not isinstance(ev, Mapping):
         raise EpcisError(f"EPCIS event #{index}: not a JSON object")
-    hashed = event_hash({k: v for k, v in ev.items() if k != "eventID"}, CONTEXT)
+    ident = ev.get("eventID") if type(ev.get("eventID")) is str else None
+    hashed = source_hash or event_hash({k: v for k, v in ev.items() if k != "eventID"}, CONTEXT)
     e = _Event(index, ev, ident or hashed)
     kind = ev.get("type")
     step = _vocab(ev.get("bizStep"))
@@ -245,6 +249,8 @@ def _draft(index: int, ev: Mapping[str, Any]) -> Draft:
         if type(outs) is not list or not outs:
             raise e.fail("outputQuantityList", "missing: a transform makes lots by mass")
         ilmd = e.get("ilmd") or {}
+        if not isinstance(ilmd, Mapping):
+            raise e.fail("ilmd", "must be an object (holding ltl:outputs)")
         described = {}
         given = ilmd.get("ltl:outputs", ilmd.get(LTL_NS + "outputs", []))
         for i, o in enumerate(given if type(given) is list else []):
@@ -380,16 +386,47 @@ def _draft(index: int, ev: Mapping[str, Any]) -> Draft:
     raise e.fail("bizStep", f"{ev.get('bizStep')!r} is not a business step the ledger maps")
 
 
-def drafts(document: Mapping[str, Any]) -> list[Draft]:
-    """Map every event of an EPCIS 2.0 JSON-LD document (or of a bare event list).
+Document = Mapping[str, Any] | bytes | str
+
+
+def read_document(document: Document) -> tuple[Mapping[str, Any], list[str] | None]:
+    """A document as the JSON-LD the mapping reads, and, for XML, the CBV 2.0 hash of each
+    event computed from the XML (None for JSON-LD: hashed from the JSON events).
+
+    ``document``: parsed JSON-LD, or the bytes/text of a JSON-LD or an EPCIS 2.0 XML
+    document (sniffed by its first character, as ``epcis_hash`` does).
+
+    Raises:
+        EpcisError: it cannot be parsed, or is XML outside the EPCIS 2.0 binding.
+    """
+    if isinstance(document, Mapping):
+        return document, None
+    raw = document.encode("utf-8") if isinstance(document, str) else bytes(document)
+    if sniff(raw) == "xml":
+        return xml_document(raw)
+    try:
+        parsed = canonical.loads(raw, allow_floats=True, max_bytes=MAX_DOCUMENT_BYTES)
+    except LedgerError as e:
+        raise EpcisError(f"not a JSON-LD document: {e.message}") from None
+    if not isinstance(parsed, Mapping):
+        raise EpcisError("the JSON document is not an object (an EPCISDocument)")
+    return parsed, None
+
+
+def drafts(document: Document) -> list[Draft]:
+    """Map every event of an EPCIS 2.0 document: JSON-LD (parsed, or its bytes) or XML
+    (bytes or text; see :func:`read_document`). Each draft's ``epcis_event`` is the CBV 2.0
+    hash of the source event, as written (an XML event is hashed as XML).
 
     Raises:
         EpcisError: ``invalid_epcis``, naming the first event and field that cannot be mapped.
     """
-    body = document.get("epcisBody") if isinstance(document, Mapping) else None
+    parsed, hashes = read_document(document)
+    body = parsed.get("epcisBody")
     if not isinstance(body, Mapping) or type(body.get("eventList")) is not list:
         raise EpcisError("not an EPCIS 2.0 document: epcisBody.eventList is missing")
-    return [_draft(i, ev) for i, ev in enumerate(body["eventList"])]
+    events = body["eventList"]
+    return [_draft(i, ev, hashes[i] if hashes else None) for i, ev in enumerate(events)]
 
 
 Heads = Callable[[Sequence[str]], Mapping[str, str]]
@@ -461,7 +498,7 @@ _T = TypeVar("_T")
 
 
 def import_document(
-    document: Mapping[str, Any],
+    document: Document,
     signers: Mapping[str, Ed25519PrivateKey],
     *,
     heads: Heads,
