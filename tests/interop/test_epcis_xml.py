@@ -211,6 +211,12 @@ HEAD = '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:{v}" schemaVer
             r"EPCIS event #0 \(.*\): type: AggregationEvent",
         ),
         (
+            HEAD.format(v=2, s="2.0")
+            + "<EPCISBody><EventList><ObjectEvent><sourceList><src>urn:x</src></sourceList>"
+            "</ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>",
+            r"EPCIS event #0 \(ObjectEvent\): sourceList\[0\]: <src> in a sourceList",
+        ),
+        (
             HEAD.format(v=2, s="2.0") + "<EPCISBody/></epcis:EPCISDocument>",
             "EPCISBody has no <EventList>",
         ),
@@ -238,6 +244,7 @@ HEAD = '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:{v}" schemaVer
         "epcis-1.x",
         "1.x-extension",
         "aggregation",
+        "pair-item",
         "no-eventlist",
         "query",
         "bad",
