@@ -78,13 +78,8 @@ _RECYCLED_CONTENT: dict[str, Any] = {
 async def lot_epcis(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := lot_named(request, lot, "epcis")) is not None:
         return lot_response(state, principal, whole)
-    base = state.settings.public_url or str(request.base_url)
     doc = await run_in_threadpool(
-        as_seen,
-        state,
-        principal,
-        lot,
-        lambda cut: state.ledger.epcis_document(lot, upto=cut, base_url=base),
+        as_seen, state, principal, lot, lambda cut: state.ledger.epcis_document(lot, upto=cut)
     )
     return JsonLdResponse(doc)
 

@@ -23,8 +23,8 @@ database. The mapping, one EPCIS event per LTL lot event, in log order:
 =================  =====================================================================
 
 Every event carries ``eventID`` (its CBV 2.0 hash, ``epcis_hash.event_hash``) and the LTL
-extension: ``ltl:eventHash``, ``ltl:logIndex``, ``ltl:inclusionProof`` (the URL of the log's
-inclusion proof route) and ``ltl:actor`` (the party that signed it).
+extension: ``ltl:eventHash``, ``ltl:logIndex``, ``ltl:inclusionProof`` (a relative reference to
+the log's inclusion proof route) and ``ltl:actor`` (the party that signed it).
 """
 
 from __future__ import annotations
@@ -269,14 +269,12 @@ def epcis_event(
     seq: int,
     ev: SignedEvent,
     *,
-    base_url: str = "",
     ship_receivers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The EPCIS 2.0 event of one logged LTL lot event, with its ``eventID``.
 
     Args:
         seq: the event's log index.
-        base_url: the ledger's URL, prefixed to the inclusion-proof reference.
         ship_receivers: LTL ship hash -> shipper, for the party lists of a receive.
     """
     out: dict[str, Any] = {
@@ -288,14 +286,15 @@ def epcis_event(
     out["ltl:actor"] = party_uri(ev.actor)
     out["ltl:eventHash"] = ev.hash
     out["ltl:logIndex"] = seq
-    out["ltl:inclusionProof"] = f"{base_url.rstrip('/')}/v1/log/proof/inclusion?hash={ev.hash}"
+    # a relative reference (RFC 3986 §4.2), resolved against the ledger that serves the
+    # document: the eventID hashes it, so it must not depend on the name the ledger is reached
+    # by (a Host header, a proxy) — one signed event, one eventID
+    out["ltl:inclusionProof"] = f"/v1/log/proof/inclusion?hash={ev.hash}"
     # the CBV 2.0 hash covers the event as it will be published, the extension included
     return {"eventID": event_hash(out, CONTEXT), **out}
 
 
-def epcis_document(
-    entries: Sequence[tuple[int, SignedEvent]], *, created: str, base_url: str = ""
-) -> dict[str, Any]:
+def epcis_document(entries: Sequence[tuple[int, SignedEvent]], *, created: str) -> dict[str, Any]:
     """An ``EPCISDocument`` of the lot events ``entries`` (log index, event), in log order.
 
     Events that are not about lots (party and key events) are left out.
@@ -303,7 +302,7 @@ def epcis_document(
     ordered = sorted(entries, key=lambda e: e[0])
     shippers = {ev.hash: ev.actor for _, ev in ordered if ev.type == "lot.ship"}
     events = [
-        epcis_event(seq, ev, base_url=base_url, ship_receivers=shippers)
+        epcis_event(seq, ev, ship_receivers=shippers)
         for seq, ev in ordered
         if ev.type.startswith("lot.") or ev.type == "credit.allocate"
     ]

@@ -205,7 +205,12 @@ def _time(text: str, where: str) -> str:
         raise EpcisError(f"{where}: {text!r} is not a valid date and time: {e}") from None
     micros = int(((frac or ".")[1:] + "000000")[:6])
     millis = round(micros, -3)  # int rounding: half to even
-    moment = moment.astimezone(UTC) + timedelta(microseconds=millis)
+    try:  # year 1 east of UTC or year 9999 west of it has no UTC time in Python
+        moment = moment.astimezone(UTC) + timedelta(microseconds=millis)
+    except OverflowError:
+        raise EpcisError(
+            f"{where}: {text!r} is out of the range of years 1 to 9999 in UTC"
+        ) from None
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -472,15 +477,19 @@ def _json_prehashes(raw: bytes) -> list[str]:
 # ---------------------------------------------------------------------------- XML
 
 
-def _xml_node(element: Element) -> _Node:
+def _xml_node(element: Element, depth: int = 0) -> _Node:
+    if depth > canonical.MAX_DEPTH:  # as for JSON: no event is that deep, a recursion bomb is
+        raise EpcisError(
+            f"XML nesting deeper than {canonical.MAX_DEPTH} levels in an event; flatten it"
+        )
     node = _Node(element.tag, (element.text or "").strip())
     node.kids = [
         _Node(name, value.strip())
         for name, value in element.attrib.items()
         if not name.startswith(_XSI)  # xsi:type and co. annotate the XML, they are no data
     ]
-    for child in _unwrapped(element):
-        kid = _xml_node(child)
+    for child in _unwrapped(element, depth):
+        kid = _xml_node(child, depth + 1)
         if child.tag in _PAIR_VALUES:
             kid = _pair(kid, child.tag)
         node.kids.append(kid)
@@ -491,12 +500,14 @@ def _xml_node(element: Element) -> _Node:
     return node
 
 
-def _unwrapped(element: Element) -> list[Element]:
+def _unwrapped(element: Element, depth: int = 0) -> list[Element]:
     """Children, with the EPCIS 1.x ``extension``/``baseExtension`` wrappers dissolved."""
+    if depth > canonical.MAX_DEPTH:
+        raise EpcisError(f"XML nesting deeper than {canonical.MAX_DEPTH} levels; flatten it")
     out: list[Element] = []
     for child in element:
         if child.tag in ("extension", "baseExtension"):
-            out.extend(_unwrapped(child))
+            out.extend(_unwrapped(child, depth + 1))
         else:
             out.append(child)
     return out

@@ -23,6 +23,7 @@ category of new material).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ _CBV_PREFIXES = tuple(
         f"https://gs1.org/voc/{word}-",
     )
 )
+#: how ``epcis_hash`` names the one event it was given (replaced by the event's index)
+_HASH_WHERE = re.compile(r"^event 0(?: \([^)]*\))?(?:, | )?")
 _UUID_NS = uuid.UUID("1b3a3a8e-6c2f-5b0e-9d7e-2f7a0c1e9a10")
 
 
@@ -205,15 +208,24 @@ def _assay(e: _Event) -> dict[str, str]:
     if type(elements) is not list or not elements:
         raise e.fail("sensorElementList", "missing: an assay needs its results per element")
     for i, element in enumerate(elements):
-        for j, rep in enumerate(element.get("sensorReport", ())):
+        reports = element.get("sensorReport", []) if isinstance(element, Mapping) else None
+        if type(reports) is not list:
+            where = f"sensorElementList[{i}]" + ("" if reports is None else ".sensorReport")
+            raise e.fail(where, "must be a sensor element with a list of sensorReport")
+        for j, rep in enumerate(reports):
             path = f"sensorElementList[{i}].sensorReport[{j}]"
+            if not isinstance(rep, Mapping):
+                raise e.fail(path, "must be a sensor report object")
             sub = str(rep.get("chemicalSubstance", ""))
             if not sub.startswith("urn:ltl:element:"):
                 raise e.fail(path + ".chemicalSubstance", "is not a urn:ltl:element: symbol")
             if rep.get("uom") != "P1" or type(rep.get("value")) not in (int, float):
                 raise e.fail(path + ".value", "must be a percentage (uom P1)")
-            frac = Decimal(repr(rep["value"])) / 100
-            out[sub.rsplit(":", 1)[1]] = format_mass(frac)
+            try:  # NaN, infinities and negative values are no fraction
+                frac = format_mass(Decimal(repr(rep["value"])) / 100)
+            except (ValueError, InvalidOperation):
+                raise e.fail(path + ".value", f"{rep['value']!r} is not a percentage") from None
+            out[sub.rsplit(":", 1)[1]] = frac
     return out
 
 
@@ -221,7 +233,14 @@ def _draft(index: int, ev: Mapping[str, Any], source_hash: str | None = None) ->
     if not isinstance(ev, Mapping):
         raise EpcisError(f"EPCIS event #{index}: not a JSON object")
     ident = ev.get("eventID") if type(ev.get("eventID")) is str else None
-    hashed = source_hash or event_hash({k: v for k, v in ev.items() if k != "eventID"}, CONTEXT)
+    try:
+        hashed = source_hash or event_hash({k: v for k, v in ev.items() if k != "eventID"}, CONTEXT)
+    except EpcisError as err:  # the hash sees one event, "event 0": name this one
+        why = _HASH_WHERE.sub("", err.message, count=1)
+        raise EpcisError(
+            f"EPCIS event #{index} ({ident or 'no eventID'}): {why}; "
+            "nothing of this document was posted"
+        ) from None
     e = _Event(index, ev, ident or hashed)
     kind = ev.get("type")
     step = _vocab(ev.get("bizStep"))
@@ -453,6 +472,7 @@ def sign_drafts(
     """
     local: dict[str, str] = {}  # lot -> head, for lots this document made or touched
     last_ship: dict[str, str] = {}  # lot -> new hash of its latest ship in this document
+    seen: dict[str, int] = {}  # event id -> index of the event that has it
     out: list[events.SignedEvent] = []
     for d in items:
         e = f"EPCIS event #{d.index} ({d.epcis_event})"
@@ -461,6 +481,13 @@ def sign_drafts(
             actor = next(iter(signers))
         if actor is None:
             raise EpcisError(f"{e}: ltl:actor: missing; say which party signs it")
+        ident = str(uuid.uuid5(_UUID_NS, f"{d.epcis_event} {actor}"))
+        if ident in seen:  # one id, two events: the ledger would refuse the second mid-import
+            raise EpcisError(
+                f"{e}: eventID: the same event as EPCIS event #{seen[ident]} "
+                "(equal CBV 2.0 hash and signer); remove the repeat"
+            )
+        seen[ident] = d.index
         key = signers.get(actor)
         if key is None:
             raise EpcisError(f"{e}: ltl:actor: no key for party {actor!r}; pass it to sign")
@@ -478,7 +505,6 @@ def sign_drafts(
             if ship is None:
                 raise EpcisError(f"{e}: ltl:ship: the lot has no pending shipment to receive")
             body["ship"] = ship
-        ident = str(uuid.uuid5(_UUID_NS, f"{d.epcis_event} {actor}"))
         try:
             ev = events.sign(
                 type=d.type, actor=actor, key=key, body=body, prev=prev, time=d.time, id=ident

@@ -241,9 +241,7 @@ class Ledger:
             return recycled_content(source, lot_id, as_of=as_of)
 
     # ------------------------------------------------------------------ interoperability
-    def epcis_document(
-        self, lot_id: str, *, upto: int | None = None, base_url: str = ""
-    ) -> dict[str, Any]:
+    def epcis_document(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:
         """The lot's history as an EPCIS 2.0 document (spec §13.2): the lot events of its
         provenance closure (the bundle's, up to a partner's cut-off ``upto``), in log order.
         Raises NotFound."""
@@ -254,7 +252,6 @@ class Ledger:
         return epcis_export.epcis_document(
             sorted(closure.items()),
             created=format_time(self.clock().replace(microsecond=0)),
-            base_url=base_url,
         )
 
     def battery_pass(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:

@@ -109,15 +109,13 @@ def test_every_lot_exports_a_valid_document_tied_to_the_signed_events(
     lots = lots_of(led)
     assert {ENCLOSURE, SCRAP, NISO4} <= set(lots)
     for lot in lots:
-        doc = led.epcis_document(lot, base_url="https://ledger.test")
+        doc = led.epcis_document(lot)
         assert_valid_epcis(doc)
         for item in doc["epcisBody"]["eventList"]:
             seq, ev = led.event(item["ltl:eventHash"])
             assert item["ltl:logIndex"] == seq
             assert item["ltl:actor"] == f"urn:ltl:party:{ev.actor}"
-            assert item["ltl:inclusionProof"] == (
-                f"https://ledger.test/v1/log/proof/inclusion?hash={ev.hash}"
-            )
+            assert item["ltl:inclusionProof"] == (f"/v1/log/proof/inclusion?hash={ev.hash}")
             body = {k: v for k, v in item.items() if k != "eventID"}
             assert item["eventID"] == event_hash(body, epcis_export.CONTEXT)
     # the enclosure: its whole upstream history, each kind of event mapped
