@@ -14,13 +14,21 @@ import typer
 
 from ..client import LedgerClient, load_private_key
 from ..client.errors import ApiError
+from ..core import events
 from ..core.keys import Ed25519PrivateKey
 from ..errors import LedgerError
 from ..interop import epcis_import
 from ..interop.epcis_hash import EpcisError, document_hashes, document_prehashes
 from ._common import TokenOpt, UrlOpt, api_call, client, fail
 
-__all__ = ["battery_pass", "epcis_app", "hash_command", "import_with", "transit_ship_of"]
+__all__ = [
+    "battery_pass",
+    "epcis_app",
+    "hash_command",
+    "import_with",
+    "stored_events",
+    "transit_ship_of",
+]
 
 epcis_app = typer.Typer(
     help="GS1 EPCIS 2.0: export a lot's history, import an EPCIS document as signed events.",
@@ -79,7 +87,19 @@ def import_with(
         heads=sdk.heads,
         transit_ship=lambda lot: transit_ship_of(sdk, lot),
         post=sdk.post,
+        stored=lambda lot: stored_events(sdk, lot),
     )
+
+
+def stored_events(sdk: LedgerClient, lot: str) -> list[events.SignedEvent]:
+    """The events of a lot's chain as the token sees them (none when it sees no such lot)."""
+    try:
+        chain = sdk.lot_events(lot)
+    except ApiError as e:
+        if e.status == 404:
+            return []
+        raise
+    return [events.event_from_json(item.event) for item in chain]
 
 
 @epcis_app.command("import")

@@ -457,6 +457,7 @@ def sign_drafts(
     *,
     heads: Heads,
     transit_ship: Callable[[str], str | None],
+    stored: Callable[[str], Sequence[events.SignedEvent]] | None = None,
 ) -> list[events.SignedEvent]:
     """Sign the drafts in order (see the module docstring).
 
@@ -465,6 +466,9 @@ def sign_drafts(
             only signer when there is one.
         heads: the ledger's current heads of the lots that exist among those asked.
         transit_ship: the ledger's pending ship of a lot (None: not in transit).
+        stored: the events of a lot's chain already in the ledger (as the caller may read
+            them): a draft whose event id is among them was imported before, and that stored
+            event is returned in its place, so posting it again is an idempotent repeat.
 
     Raises:
         EpcisError: a draft has no signer, names a lot the ledger does not know, or would
@@ -493,6 +497,10 @@ def sign_drafts(
             raise EpcisError(f"{e}: ltl:actor: no key for party {actor!r}; pass it to sign")
         body = dict(d.body)
         touched = touched_lots(d.type, body)
+        before = _imported_before(stored, (*touched, *d.lots_made), ident, local)
+        if before is not None:
+            out.append(before)
+            continue
         missing = [lot for lot in touched if lot not in local]
         known = dict(heads(missing)) if missing else {}
         for lot in missing:
@@ -520,6 +528,25 @@ def sign_drafts(
     return out
 
 
+def _imported_before(
+    stored: Callable[[str], Sequence[events.SignedEvent]] | None,
+    lots: Sequence[str],
+    ident: str,
+    local: Mapping[str, str],
+) -> events.SignedEvent | None:
+    """The event with id ``ident`` already on the chain of one of ``lots`` (event ids of an
+    import are derived from the EPCIS event and the signer, so a repeat has the same id)."""
+    if stored is None:
+        return None
+    for lot in lots:
+        if lot in local:  # made or changed by this document: not in the ledger yet
+            continue
+        for ev in stored(lot):
+            if ev.id == ident:
+                return ev
+    return None
+
+
 _T = TypeVar("_T")
 
 
@@ -530,6 +557,7 @@ def import_document(
     heads: Heads,
     transit_ship: Callable[[str], str | None],
     post: Callable[[events.SignedEvent], _T],
+    stored: Callable[[str], Sequence[events.SignedEvent]] | None = None,
 ) -> list[_T]:
     """Map, sign and post a whole EPCIS document, in order: what ``post`` returned per event.
 
@@ -540,5 +568,7 @@ def import_document(
     Raises:
         EpcisError: the document cannot be mapped or signed (nothing was posted).
     """
-    signed = sign_drafts(drafts(document), signers, heads=heads, transit_ship=transit_ship)
+    signed = sign_drafts(
+        drafts(document), signers, heads=heads, transit_ship=transit_ship, stored=stored
+    )
     return [post(ev) for ev in signed]

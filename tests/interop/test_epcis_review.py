@@ -161,12 +161,6 @@ def test_the_same_event_twice_is_refused_before_anything_is_posted(target: Api) 
     assert target.led.size() == size
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="re-importing an event on a lot the document did not create re-signs it with the "
-    "lot's new head (or finds no pending ship): refused instead of an idempotent repeat; "
-    "nothing changes on the ledger either way",
-)
 def test_re_importing_a_receive_is_an_idempotent_repeat(target: Api) -> None:
     with target.sdk(target.partner["bwm"]) as sdk:
         import_with(sdk, _doc(_CREATE, _SHIP), {"bwm": KEYS["bwm"]})
