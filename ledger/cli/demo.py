@@ -57,6 +57,14 @@ class DemoTarget(Protocol):
 
     def lot(self, lot: str) -> LotOut: ...
 
+    def epcis(self, lot: str) -> dict[str, Any]:
+        """The lot's visible history as an EPCIS 2.0 document (spec §13.2)."""
+        ...
+
+    def battery_pass(self, lot: str) -> dict[str, Any]:
+        """The lot's Battery Pass Circularity ``recycledContent`` (spec §13.3)."""
+        ...
+
     #: whether the target issues certificates (a server does; in-process seeding does not)
     certifies: bool
 
@@ -82,6 +90,12 @@ class LibraryTarget:
 
     def lot(self, lot: str) -> LotOut:
         return lot_out(self.ledger.lot(lot))
+
+    def epcis(self, lot: str) -> dict[str, Any]:
+        return self.ledger.epcis_document(lot)
+
+    def battery_pass(self, lot: str) -> dict[str, Any]:
+        return self.ledger.battery_pass(lot)
 
     certifies = False  # seeding a server: certificates are issued over HTTP, later
 
@@ -118,6 +132,12 @@ class HttpTarget:
 
     def lot(self, lot: str) -> LotOut:
         return self.reader.lot(lot)
+
+    def epcis(self, lot: str) -> dict[str, Any]:
+        return self.reader.epcis_document(lot)
+
+    def battery_pass(self, lot: str) -> dict[str, Any]:
+        return self.reader.battery_pass(lot)
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -220,10 +240,23 @@ def run_demo(
     echo(f"   verify it yourself:   ledger verify {bundle_path} --log-key {vkey_path}")
     echo(f"   offline verification: {'VALID' if report.ok else 'INVALID'}")
     enc = scenario.ENCLOSURE  # a lot id that needs no escaping in a path
-    echo(f"   EPCIS 2.0 history:    GET /v1/lots/{enc}/epcis")
-    echo(f"                         (ledger epcis export {scenario.ENCLOSURE})")
-    echo(f"   Battery Pass data:    GET /v1/lots/{enc}/battery-pass/circularity")
-    echo(f"                         (ledger battery-pass {scenario.ENCLOSURE})")
+    epcis_doc, passport = target.epcis(enc), target.battery_pass(enc)
+    epcis_path = workdir / f"epcis-{enc}.jsonld"
+    passport_path = workdir / f"battery-pass-{enc}.json"
+    epcis_path.write_text(json.dumps(epcis_doc, indent=2, ensure_ascii=False) + "\n")
+    passport_path.write_text(json.dumps(passport, indent=2, ensure_ascii=False) + "\n")
+    n_events = len(epcis_doc["epcisBody"]["eventList"])
+    echo(
+        f"   EPCIS 2.0 history:    {epcis_path} ({n_events} events, each with its CBV 2.0 eventID)"
+    )
+    echo(f"                         GET /v1/lots/{enc}/epcis  (ledger epcis export {enc})")
+    entries = passport["recycledContent"]
+    what = f"{len(entries)} entries" if entries else "none of Co, Ni, Li, Pb in aluminium"
+    echo(f"   Battery Pass data:    {passport_path} (recycledContent: {what})")
+    echo(
+        f"                         GET /v1/lots/{enc}/battery-pass/circularity  "
+        f"(ledger battery-pass {enc})"
+    )
     ok = report.ok
     if target.certifies:
         ok = _certificates(target, workdir, vkey, echo) and ok

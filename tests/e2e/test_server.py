@@ -54,6 +54,7 @@ from tests.e2e.conftest import (
     run_cli,
     stored_events,
 )
+from tests.interop.test_epcis_io import assert_valid_epcis, circularity_validator
 from tests.support.scenario import KEYS, now_text, private_key, scenario_chain
 
 pytestmark = pytest.mark.slow
@@ -529,6 +530,15 @@ def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
     bundle = workdir / "bundle-enclosure.json"
     vkey = workdir / "log.vkey"
     assert bundle.exists() and vkey.exists()
+    # where a partner finds the enclosure's EPCIS history and Battery Pass data (issue 10)
+    epcis_file = workdir / f"epcis-{ENCLOSURE}.jsonld"
+    passport_file = workdir / f"battery-pass-{ENCLOSURE}.json"
+    assert str(epcis_file) in result.stdout and str(passport_file) in result.stdout
+    assert_valid_epcis(json.loads(epcis_file.read_text()))
+    hashes = run_cli(["epcis", "hash", str(epcis_file)], clean_env(), tmp_path)
+    events = json.loads(epcis_file.read_text())["epcisBody"]["eventList"]
+    assert hashes.stdout.split() == [e["eventID"] for e in events]
+    circularity_validator().validate(json.loads(passport_file.read_text()))
     verified = run_cli(
         ["verify", str(bundle), "--log-key", str(vkey), "--json"], clean_env(), tmp_path
     )
