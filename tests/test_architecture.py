@@ -37,9 +37,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"store", "core", "errors"}),
     "service": frozenset({"service", "interop", "attest", "audit", "store", "core", "errors"}),
     "client": frozenset({"client", "core", "errors"}),
+    # the C2SP tlog-witness: its own store and HTTP app, on the pure checkpoint code only
+    "witness": frozenset({"witness", "core", "errors"}),
     "cli": frozenset(
         {
             "cli",
+            "witness",
             "api",
             "service",
             "client",

@@ -4,14 +4,14 @@ Exit codes of ``verify``/``fsck``/``certificate verify``: 0 valid/clean, 1 inval
 2 usage or input error. Operator commands are in ``node.py``, auditor commands in
 ``audit.py``, partner commands (through the SDK) in ``partner.py``, reports for people
 (``report``, ``certificate issue``) in ``reports.py``, EPCIS interop (``epcis``) in
-``epcis.py``.
+``epcis.py``, the tlog-witness (``witness``) in ``witness.py``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import audit, epcis, node, partner, reports
+from . import audit, epcis, node, partner, reports, witness
 
 __all__ = ["app", "main"]
 
@@ -32,6 +32,7 @@ app.add_typer(partner.lot_app, name="lot")
 app.add_typer(audit.certificate_app, name="certificate")
 app.add_typer(node.token_app, name="token")
 app.add_typer(epcis.epcis_app, name="epcis")
+app.add_typer(witness.witness_app, name="witness")
 
 
 def main() -> None:

@@ -6,9 +6,10 @@
   written ``name+hexkeyid+base64(0x01 || pub)``, signer keys
   ``PRIVATE+KEY+name+hexkeyid+base64(0x01 || seed)``.
 * ``c2sp.org/tlog-checkpoint``: the note text ``origin\\nsize\\nbase64(root)\\n[extension lines]``.
-* ``c2sp.org/tlog-cosignature`` (verify only): Ed25519 witness cosignatures, type 0x04, whose
+* ``c2sp.org/tlog-cosignature``: Ed25519 witness cosignatures, type 0x04, whose
   signature is ``8-byte big-endian timestamp || Ed25519 signature`` over
-  ``cosignature/v1\\ntime <timestamp>\\n`` followed by the checkpoint text.
+  ``cosignature/v1\\ntime <timestamp>\\n`` followed by the checkpoint text; verified with
+  :func:`verify_cosignatures`, made by :class:`WitnessSigner` (the timestamp is passed in).
 
 Opening a note follows golang.org/x/mod/sumdb/note: signatures by unknown keys are ignored, a
 signature by a known key that fails is an error, and at least one known key must have signed.
@@ -44,6 +45,7 @@ __all__ = [
     "Signer",
     "Verifier",
     "Witness",
+    "WitnessSigner",
     "key_id",
     "note_signers",
     "open_note",
@@ -204,12 +206,14 @@ class Verifier(_PublicKey):
 
 
 @dataclass(frozen=True, eq=False)
-class Signer:
-    """A signed-note Ed25519 (type 0x01) signer: the log's private key under a key name.
+class _SignerKey:
+    """An Ed25519 private key under a signed-note key name, of signature type ``ALG``.
 
     Raises (on construction):
         CheckpointError: invalid name or a key that is not Ed25519.
     """
+
+    ALG: ClassVar[int] = ALG_ED25519
 
     name: str
     private_key: Ed25519PrivateKey = field(repr=False)
@@ -220,16 +224,16 @@ class Signer:
             raise CheckpointError("a note signer needs an Ed25519 private key")
 
     @classmethod
-    def generate(cls, name: str) -> Signer:
+    def generate(cls, name: str) -> Self:
         """A signer with a fresh key from the operating system's CSPRNG."""
         return cls(name, keys.generate())
 
     @classmethod
-    def parse(cls, skey: str) -> Signer:
-        """Parse ``PRIVATE+KEY+name+hexkeyid+base64(0x01 || 32-byte seed)``.
+    def parse(cls, skey: str) -> Self:
+        """Parse ``PRIVATE+KEY+name+hexkeyid+base64(alg || 32-byte seed)``.
 
         Raises:
-            CheckpointError: malformed, not type 0x01, or the key id does not match the key.
+            CheckpointError: malformed, another signature type, or the key id does not match.
         """
         if not isinstance(skey, str):
             raise CheckpointError("signer key must be a string")
@@ -241,8 +245,8 @@ class Signer:
         if not _HEX8.fullmatch(hex_id):
             raise CheckpointError(f"signer key id {hex_id!r} must be 8 hex digits")
         raw = _b64decode(b64, "signer key")
-        if not raw or raw[0] != ALG_ED25519:
-            raise CheckpointError("signer key is not an Ed25519 (type 0x01) key")
+        if not raw or raw[0] != cls.ALG:
+            raise CheckpointError(f"signer key is not a type 0x{cls.ALG:02x} key")
         if len(raw) != 33:
             raise CheckpointError(f"signer key seed has {len(raw) - 1} bytes, want 32")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
@@ -258,12 +262,7 @@ class Signer:
     @property
     def key_id(self) -> bytes:
         """The 4-byte signed-note key id."""
-        return key_id(self.name, self.pub)
-
-    @property
-    def verifier(self) -> Verifier:
-        """The matching verifier key."""
-        return Verifier(self.name, self.key_id, self.pub)
+        return key_id(self.name, self.pub, self.ALG)
 
     @property
     def skey(self) -> str:
@@ -273,11 +272,53 @@ class Signer:
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{_b64(bytes([ALG_ED25519]) + seed)}"
+        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{_b64(bytes([self.ALG]) + seed)}"
+
+
+@dataclass(frozen=True, eq=False)
+class Signer(_SignerKey):
+    """A signed-note Ed25519 (type 0x01) signer: the log's private key under a key name."""
+
+    @property
+    def verifier(self) -> Verifier:
+        """The matching verifier key."""
+        return Verifier(self.name, self.key_id, self.pub)
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
         return self.private_key.sign(message)
+
+
+@dataclass(frozen=True, eq=False)
+class WitnessSigner(_SignerKey):
+    """A tlog-cosignature/v1 witness key (type 0x04): the counterpart of :class:`Witness`."""
+
+    ALG = ALG_COSIGNATURE_V1
+
+    @property
+    def witness(self) -> Witness:
+        """The matching witness (verifier) key."""
+        return Witness(self.name, self.key_id, self.pub)
+
+    def cosign(self, cp: Checkpoint, timestamp: int) -> str:
+        """The cosignature/v1 signature line (ending in a newline) on ``cp`` at ``timestamp``
+        (POSIX seconds, passed in: core reads no clock).
+
+        Raises:
+            CheckpointError: a timestamp outside ``0..2**63-1``.
+        """
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            raise CheckpointError("cosignature timestamp must be an integer")
+        if not 0 <= timestamp <= _MAX_TIMESTAMP:
+            raise CheckpointError(f"cosignature timestamp {timestamp} is out of range")
+        sig = self.private_key.sign(_cosigned_message(timestamp, cp.text.encode("utf-8")))
+        stamp = timestamp.to_bytes(8, "big")
+        return f"{_EM_DASH_PREFIX}{self.name} {_b64(self.key_id + stamp + sig)}\n"
+
+
+def _cosigned_message(timestamp: int, body: bytes) -> bytes:
+    """What a tlog-cosignature/v1 signature signs: a header, then the checkpoint text."""
+    return b"cosignature/v1\ntime " + str(timestamp).encode("ascii") + b"\n" + body
 
 
 @dataclass(frozen=True)
@@ -619,8 +660,7 @@ def verify_cosignatures(
             raise CheckpointError(f"cosignature by {sig.name} has an impossible timestamp")
         if now is not None and ts > now + _FUTURE_SKEW:
             raise CheckpointError(f"cosignature by {sig.name} is dated in the future ({ts})")
-        message = b"cosignature/v1\ntime " + str(ts).encode("ascii") + b"\n" + body
-        if not keys.verify(pub, sig.signature[8:], message):
+        if not keys.verify(pub, sig.signature[8:], _cosigned_message(ts, body)):
             raise CheckpointError(f"cosignature by witness {sig.name} does not verify")
         good.append(sig.name)
     if len(good) < quorum:
