@@ -16,7 +16,18 @@ from ledger.service.settings import ExampleKeyRefused, Settings, open_ledger
 from . import problems
 from .deps import AppState
 from .limits import RateLimiter
-from .routes import admin, certificates, epcis, events, log, lots, parties, schemas, wellknown
+from .routes import (
+    admin,
+    certificates,
+    epcis,
+    events,
+    log,
+    lots,
+    parties,
+    schemas,
+    tiles,
+    wellknown,
+)
 
 __all__ = ["create_app"]
 
@@ -58,7 +69,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     if app.state.ltl.attest_key is not None:
         app.state.ltl.attest_did = did_key(public_raw(app.state.ltl.attest_key))
     problems.install(app)
-    for module in (events, epcis, lots, parties, log, certificates, admin, wellknown, schemas):
+    routers = (events, epcis, lots, parties, log, tiles, certificates, admin, wellknown, schemas)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(certificates.public)
     schemas.install(app)

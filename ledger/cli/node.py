@@ -39,9 +39,13 @@ __all__ = [
     "init",
     "keygen",
     "serve",
+    "tiles_app",
     "token_app",
 ]
 
+tiles_app = typer.Typer(
+    help="The log as C2SP tlog-tiles static files (spec §5.10).", no_args_is_help=True
+)
 token_app = typer.Typer(
     help="API tokens (stored hashed in the ledger database).", no_args_is_help=True
 )
@@ -124,6 +128,32 @@ def fsck(
         report = ledger.fsck()
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
     raise typer.Exit(0 if report.ok else 1)
+
+
+@tiles_app.command("export")
+def tiles_export(
+    directory: Annotated[Path, typer.Argument(help="where to write checkpoint and tile/…")],
+) -> None:
+    """Write the latest checkpoint and its tiles as static files any web server can serve.
+
+    Idempotent: full tiles already written are kept; partial tiles and the checkpoint are
+    rewritten.
+    """
+    from ..service.settings import open_ledger
+
+    try:
+        ledger = open_ledger(_settings())
+    except LedgerError as e:
+        raise fail(str(e)) from e
+    with ledger:
+        try:
+            done = ledger.export_tiles(directory)
+        except (LedgerError, OSError) as e:
+            raise fail(str(e)) from e
+    typer.echo(
+        f"tree size {done.size}: wrote {done.written} file(s), kept {done.kept} full tile(s) "
+        f"in {directory}"
+    )
 
 
 @token_app.command("create")

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from ..attest.recycled import recycled_content
-from ..core import rules
+from ..core import rules, tiles
 from ..core.checkpoint import Signer
 from ..core.events import SignedEvent
 from ..core.gc import gc_paused
@@ -35,6 +36,7 @@ from .log import Log
 from .reads import Reads
 from .reindex import needs_reindex, reindex
 from .sources import source_for
+from .tiles import TilesExport, export_tiles
 from .writer import Writer
 
 __all__ = ["Ledger"]
@@ -195,6 +197,16 @@ class Ledger:
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes. Raises NotFound."""
         return self.log.consistency_proof(size1, size2)
+
+    def tile(self, tile: tiles.Tile) -> bytes:
+        """A C2SP tlog-tiles hash tile or entry bundle of the latest checkpoint's tree.
+        Raises NotFound."""
+        return self.log.tile(tile)
+
+    def export_tiles(self, directory: Path) -> TilesExport:
+        """Write the latest checkpoint and its tiles under ``directory`` (``ledger tiles
+        export``); full tiles already there are kept."""
+        return export_tiles(self.log, directory)
 
     # ------------------------------------------------------------------ bundles, provenance
     def bundle(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ..core import merkle
+from ..core import merkle, tiles
 from ..core.checkpoint import Checkpoint, Signer, sign_checkpoint
 from ..core.values import format_time
 from ..errors import LedgerError, NotFound, StorageError
@@ -100,3 +100,29 @@ class Log:
         if not 0 < size1 <= size2 <= self.store.size():
             raise NotFound(f"no consistency proof from size {size1} to {size2}")
         return merkle.consistency_proof(size1, size2, self.store)
+
+    def tile(self, tile: tiles.Tile) -> bytes:
+        """The bytes of a C2SP tlog-tiles hash tile or entry bundle (spec §5.10).
+
+        Served from the stored complete nodes (hash tiles) and event hashes (entry bundles) of
+        the tree of the latest checkpoint, signed on demand first: a full tile once all 256 of
+        its hashes exist, a partial tile of width ``W`` once at least ``W`` exist.
+
+        Raises:
+            NotFound: the tile is not (yet) in the tree of the latest checkpoint.
+            StorageError: a stored node is missing.
+        """
+        size = self.checkpoint().size
+        if tile.width > tiles.tile_width(max(tile.level, 0), tile.index, size):
+            raise NotFound(f"{tile.path()} is not in the tree of size {size}")
+        if tile.entries:
+            first = tile.index * tiles.TILE_WIDTH
+            records = self.store.events_by_seqs(range(first, first + tile.width))
+            if [r.seq for r in records] != list(range(first, first + tile.width)):
+                raise StorageError(f"events missing from storage for {tile.path()}")
+            return tiles.encode_entry_bundle([r.hash for r in records])
+        keys = tile.node_keys()
+        got = self.store.get_nodes(keys)
+        if any(len(got.get(k, b"")) != merkle.HASH_SIZE for k in keys):
+            raise StorageError(f"Merkle nodes missing from storage for {tile.path()}")
+        return b"".join(got[k] for k in keys)

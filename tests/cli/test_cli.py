@@ -110,3 +110,16 @@ def test_token_create_list_and_revoke(env: Path) -> None:
     assert revoked.exit_code == 0, revoked.output
     assert "revoked" in runner.invoke(app, ["token", "list"]).output
     assert runner.invoke(app, ["token", "revoke", token]).exit_code == 1
+
+
+def test_tiles_export(env: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    out = tmp_path / "site"
+    first = runner.invoke(app, ["tiles", "export", str(out)])
+    assert first.exit_code == 0, first.output
+    assert "tree size 1: wrote 3 file(s), kept 0 full tile(s)" in first.output
+    assert (out / "checkpoint").read_text().startswith("cli.test/log\n1\n")
+    assert len((out / "tile/0/000.p/1").read_bytes()) == 32
+    assert len((out / "tile/entries/000.p/1").read_bytes()) == 34
+    again = runner.invoke(app, ["tiles", "export", str(out)])
+    assert again.exit_code == 0, again.output
