@@ -39,10 +39,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "client": frozenset({"client", "core", "errors"}),
     # the C2SP tlog-witness: its own store and HTTP app, on the pure checkpoint code only
     "witness": frozenset({"witness", "core", "errors"}),
+    # the log monitor: reads the log through the SDK, checks with the pure code
+    "monitor": frozenset({"monitor", "client", "core", "errors"}),
     "cli": frozenset(
         {
             "cli",
             "witness",
+            "monitor",
             "api",
             "service",
             "client",

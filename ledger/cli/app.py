@@ -4,14 +4,15 @@ Exit codes of ``verify``/``fsck``/``certificate verify``: 0 valid/clean, 1 inval
 2 usage or input error. Operator commands are in ``node.py``, auditor commands in
 ``audit.py``, partner commands (through the SDK) in ``partner.py``, reports for people
 (``report``, ``certificate issue``) in ``reports.py``, EPCIS interop (``epcis``) in
-``epcis.py``, the tlog-witness (``witness``) in ``witness.py``.
+``epcis.py``, the tlog-witness (``witness``) in ``witness.py``, the log monitor (``monitor``) in
+``monitor.py``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import audit, epcis, node, partner, reports, witness
+from . import audit, epcis, monitor, node, partner, reports, witness
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 for command in (node.keygen, node.init, audit.verify, node.fsck, node.serve, node.demo):
     app.command()(command)
 app.command("report")(reports.report)
+app.command("monitor")(monitor.monitor)
 app.command("battery-pass")(epcis.battery_pass)
 audit.certificate_app.command("issue")(reports.certificate_issue)
 app.add_typer(partner.event_app, name="event")

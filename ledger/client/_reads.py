@@ -97,6 +97,10 @@ class _Reads(_Http):
         """The latest signed checkpoint (C2SP signed note text)."""
         return self._request("GET", "/v1/log/checkpoint").text
 
+    def tile(self, path: str) -> bytes:
+        """A tlog-tiles resource (spec §5.10) by its path, e.g. ``tile/entries/000.p/5``."""
+        return self._request("GET", "/" + path.lstrip("/")).content
+
     def inclusion_proof(self, event_hash: str, size: int | None = None) -> InclusionProofOut:
         """RFC 9162 inclusion proof of an event in the tree of ``size`` (default: latest)."""
         return self._get(InclusionProofOut, "/v1/log/proof/inclusion", hash=event_hash, size=size)

@@ -14,6 +14,7 @@ from ..core.values import format_time
 from ..errors import LedgerError
 from ._http import _Http, lot_path
 from .errors import ApiError, ClientError
+from .journal import Journal
 from .models import BatchOut, LotOut, ReceiptOut
 
 __all__: list[str] = []
@@ -27,9 +28,12 @@ class _Writes(_Http):
     party: str | None
     key: Ed25519PrivateKey | None
     retries: int
+    journal: Journal | None
 
     def post(self, event: events.SignedEvent) -> Receipt:
-        """Post one signed event (raises :class:`ApiError` when refused)."""
+        """Post one signed event (raises :class:`ApiError` when refused); journaled first."""
+        if self.journal is not None:
+            self.journal.append([event])
         r = self._request(
             "POST",
             "/v1/events",
@@ -40,7 +44,10 @@ class _Writes(_Http):
         return Receipt(rc.seq, rc.hash, dict(rc.lots), created=r.status_code == 201)
 
     def post_batch(self, batch: Sequence[events.SignedEvent]) -> list[Receipt | ApiError]:
-        """Post up to 1000 events; per event a Receipt or the ApiError that refused it."""
+        """Post up to 1000 events; per event a Receipt or the ApiError that refused it.
+        All are journaled first."""
+        if self.journal is not None:
+            self.journal.append(batch)
         out = self._model(
             BatchOut,
             "POST",

@@ -14,11 +14,15 @@ decided against a state that moved on, so its refusal is returned to the caller 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 
 from ..core.keys import Ed25519PrivateKey
 from ._reads import _Reads
 from ._writes import RETRYABLE_ON_STALE_HEAD, _Writes
+from .journal import JOURNAL_ENV, Journal
 
 __all__ = ["RETRYABLE_ON_STALE_HEAD", "LedgerClient"]
 
@@ -34,6 +38,8 @@ class LedgerClient(_Writes, _Reads):
         retries: how many times a retryable ``stale_head`` is retried.
         timeout: seconds per request.
         transport: an httpx transport (tests pass an in-process one).
+        journal: a journal file (spec §5.11) every posted event is appended to before it is
+            sent; default ``$LEDGER_JOURNAL``, and no journal when that is unset or empty.
     """
 
     def __init__(
@@ -46,11 +52,14 @@ class LedgerClient(_Writes, _Reads):
         retries: int = 3,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        journal: str | Path | None = None,
     ) -> None:
         super().__init__(url, token, timeout=timeout, transport=transport)
         self.party = party
         self.key = key
         self.retries = retries
+        path = journal if journal is not None else os.environ.get(JOURNAL_ENV) or None
+        self.journal = Journal(path) if path is not None else None
 
     def __enter__(self) -> LedgerClient:
         return self
