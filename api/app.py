@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        led.start_witnessing()  # spec §5.9: nothing to do without LEDGER_WITNESSES
         yield
         if owned:
             led.close()

@@ -19,9 +19,15 @@ router = APIRouter(tags=["admin"])
 TOKEN_BODY = ModelJson(TokenIn, limit=4096, hint='send {"party": <party id>, "role": <role>}')
 
 
-@router.get("/healthz", response_model=HealthOut, summary="Liveness and log size (no token)")
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    summary="Liveness, log size and the witnesses' state (no token)",
+)
 def health(state: State) -> HealthOut:
-    return HealthOut(status="ok", size=state.ledger.size())
+    return HealthOut.model_validate(
+        {"status": "ok", "size": state.ledger.size(), **state.ledger.log_status()}
+    )
 
 
 @router.post(

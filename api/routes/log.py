@@ -21,10 +21,11 @@ router = APIRouter(prefix="/v1/log", tags=["log"])
 @router.get(
     "/checkpoint",
     response_class=PlainTextResponse,
-    summary="The latest signed checkpoint (C2SP signed note), signed on demand",
+    summary="The latest signed checkpoint (C2SP signed note, signed on demand) with its "
+    "witness cosignatures; with a witness quorum, the newest one the quorum cosigned",
 )
 def checkpoint(state: State) -> PlainTextResponse:
-    return PlainTextResponse(state.ledger.checkpoint().note)
+    return PlainTextResponse(state.ledger.cosigned_checkpoint().note)
 
 
 @router.get(

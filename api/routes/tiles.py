@@ -40,7 +40,7 @@ _BINARY: dict[int | str, dict[str, Any]] = {
 )
 def checkpoint(state: State) -> PlainTextResponse:
     return PlainTextResponse(
-        state.ledger.checkpoint().note, headers={"Cache-Control": "public, max-age=10"}
+        state.ledger.cosigned_checkpoint().note, headers={"Cache-Control": "public, max-age=10"}
     )
 
 

@@ -34,6 +34,7 @@ app.add_typer(partner.lot_app, name="lot")
 app.add_typer(audit.certificate_app, name="certificate")
 app.add_typer(node.token_app, name="token")
 app.add_typer(node.tiles_app, name="tiles")
+app.add_typer(node.log_app, name="log")
 app.add_typer(epcis.epcis_app, name="epcis")
 app.add_typer(witness.witness_app, name="witness")
 

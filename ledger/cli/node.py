@@ -23,7 +23,7 @@ from ..core.checkpoint import Signer
 from ..core.keys import b64url_encode, generate, key_object, kid_of, public_raw
 from ..core.values import HASH_RE, format_time
 from ..errors import LedgerError
-from ._common import fail, read_vkey
+from ._common import UrlOpt, api_call, client, fail, read_vkey
 
 if TYPE_CHECKING:
     from ..service.settings import Settings
@@ -38,11 +38,13 @@ __all__ = [
     "fsck",
     "init",
     "keygen",
+    "log_app",
     "serve",
     "tiles_app",
     "token_app",
 ]
 
+log_app = typer.Typer(help="The log's state and its witnesses (spec §5.9).", no_args_is_help=True)
 tiles_app = typer.Typer(
     help="The log as C2SP tlog-tiles static files (spec §5.10).", no_args_is_help=True
 )
@@ -425,3 +427,22 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
             server.kill()
         if server.stderr:
             server.stderr.close()
+
+
+@log_app.command("status")
+def log_status(url: UrlOpt = "http://127.0.0.1:8000") -> None:
+    """The log size, latest checkpoint size, cosigned size and each witness's state (from the
+    server's /healthz)."""
+    h = api_call(lambda: client(url, None).health())
+
+    def size(n: int | None) -> str:
+        return "none" if n is None else str(n)
+
+    typer.echo(f"log size         {h.size}")
+    typer.echo(f"checkpoint size  {size(h.checkpoint_size)}")
+    typer.echo(f"cosigned size    {size(h.cosigned_size)} (quorum {h.witness_quorum})")
+    if not h.witnesses:
+        typer.echo("witnesses        none configured (LEDGER_WITNESSES)")
+    for w in h.witnesses:
+        state = "ok" if w.error is None and w.last_ok else (w.error or "not asked yet")
+        typer.echo(f"witness {w.name} {w.url}: size {size(w.last_size)}, {state}")

@@ -64,6 +64,7 @@ __all__ = [
     "TrustOut",
     "VerifyIn",
     "VerifyOut",
+    "WitnessHealthOut",
 ]
 
 _PARTY_PATTERN = f"^{PARTY_ID_RE.pattern}$"
@@ -288,9 +289,31 @@ class SchemaIndexOut(BaseModel):
     items: list[SchemaRef]
 
 
+class WitnessHealthOut(BaseModel):
+    """One witness of the log as the log last saw it (spec §5.9)."""
+
+    name: str
+    vkey: str
+    url: str
+    #: the size the witness is at as far as the log knows (None: not known yet)
+    last_size: int | None = None
+    #: when it last cosigned, and when it was last asked (ISO times)
+    last_ok: str | None = None
+    last_attempt: str | None = None
+    #: why its last submission failed (None after a success)
+    error: str | None = None
+
+
 class HealthOut(BaseModel):
     status: str
     size: int
+    #: size of the latest signed checkpoint (None before the first)
+    checkpoint_size: int | None = None
+    #: size of the newest checkpoint cosigned by the witness quorum (by one witness when the
+    #: quorum is 0); None without witnesses or before any cosigned
+    cosigned_size: int | None = None
+    witness_quorum: int = 0
+    witnesses: list[WitnessHealthOut] = []
 
 
 class OriginOut(BaseModel):

@@ -20,7 +20,7 @@ from ..core import merkle
 from ..core.events import SignedEvent, parse_event
 from ..core.visibility import closure
 from ..errors import NotFound
-from ..store.protocol import Store
+from ..store.protocol import CheckpointRecord, Store
 from .log import Log
 
 __all__ = ["build_bundle", "closure_seqs"]
@@ -58,8 +58,16 @@ def closure_seqs(store: Store, lot: str, size: int) -> dict[int, SignedEvent]:
     return events
 
 
-def build_bundle(store: Store, log: Log, lot: str, *, upto: int | None = None) -> dict[str, Any]:
-    """The audit bundle of ``lot`` against a freshly signed (or the latest) checkpoint.
+def build_bundle(
+    store: Store,
+    log: Log,
+    lot: str,
+    *,
+    upto: int | None = None,
+    checkpoint: CheckpointRecord | None = None,
+) -> dict[str, Any]:
+    """The audit bundle of ``lot`` against ``checkpoint`` (default: a freshly signed or the
+    latest one); its entries and proofs are those of the tree of that checkpoint's size.
 
     Args:
         upto: only the lot's history up to this log index (a partner's view of an upstream
@@ -70,7 +78,7 @@ def build_bundle(store: Store, log: Log, lot: str, *, upto: int | None = None) -
     """
     if not store.lot_seqs(lot):
         raise NotFound(f"no lot {lot!r} in this ledger")
-    cp = log.checkpoint()
+    cp = log.checkpoint() if checkpoint is None else checkpoint
     events = closure_seqs(store, lot, cp.size if upto is None else min(cp.size, upto + 1))
     entries = []
     for seq in sorted(events):

@@ -37,6 +37,7 @@ from .reads import Reads
 from .reindex import needs_reindex, reindex
 from .sources import source_for
 from .tiles import TilesExport, export_tiles
+from .witnessing import Witnessing, WitnessTarget
 from .writer import Writer
 
 __all__ = ["Ledger"]
@@ -53,6 +54,9 @@ class Ledger:
         clock: returns the current UTC time (tests pass a fixed clock).
         max_batch: most events committed in one group.
         demo: demo mode (the database must be empty or made in demo mode; see ``identity``).
+        witnesses, witness_quorum, witness_interval: the log's tlog-witnesses, how many must
+            have cosigned the served checkpoint, and the seconds between rounds of submissions
+            (spec §5.9; the rounds run once :meth:`start_witnessing` is called).
 
     Raises:
         LogKeyMismatch: the database's log is pinned to another log key or origin.
@@ -71,6 +75,9 @@ class Ledger:
         clock: Callable[[], datetime] | None = None,
         max_batch: int = 2000,
         demo: bool = False,
+        witnesses: Sequence[WitnessTarget] = (),
+        witness_quorum: int = 0,
+        witness_interval: float = 2.0,
     ) -> None:
         claim_database(store, log_signer.verifier, demo=demo)
         self.store = store
@@ -80,6 +87,14 @@ class Ledger:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.reads = Reads(store)
         self.log = Log(self.reads, log_signer=log_signer, origin=origin, clock=self.clock)
+        self.witnessing = Witnessing(
+            store,
+            self.log,
+            witnesses,
+            quorum=witness_quorum,
+            interval=witness_interval,
+            clock=self.clock,
+        )
         if needs_reindex(store):
             reindex(store, self.config)
         self.writer = Writer(store, self.config, self.clock, max_batch)
@@ -97,6 +112,7 @@ class Ledger:
         """Stop the writer (after the queued appends) and close the database."""
         if not self._closed:
             self._closed = True
+            self.witnessing.stop()
             self.writer.close()
             self.store.close()
 
@@ -188,6 +204,18 @@ class Ledger:
         """A previously signed checkpoint. Raises NotFound."""
         return self.log.checkpoint_at(size)
 
+    def cosigned_checkpoint(self) -> CheckpointRecord:
+        """The checkpoint to publish, with its witness cosignatures (see ``Witnessing``)."""
+        return self.witnessing.served_checkpoint()
+
+    def start_witnessing(self) -> None:
+        """Submit checkpoints to the configured witnesses in the background (until close)."""
+        self.witnessing.start()
+
+    def log_status(self) -> dict[str, Any]:
+        """Checkpoint size, cosigned size and each witness's state (``/healthz``)."""
+        return self.witnessing.status()
+
     def inclusion_proof(
         self, event_hash: str, size: int | None = None
     ) -> tuple[int, int, list[bytes]]:
@@ -212,7 +240,15 @@ class Ledger:
     def bundle(self, lot_id: str, *, upto: int | None = None) -> dict[str, Any]:
         """The audit bundle of a lot (spec §6), its history up to ``upto`` (a partner's
         cut-off) when given. Raises NotFound."""
-        return bundles.build_bundle(self.store, self.log, lot_id, upto=upto)
+        served = self.witnessing.served_checkpoint()
+        try:
+            return bundles.build_bundle(self.store, self.log, lot_id, upto=upto, checkpoint=served)
+        except NotFound:
+            # a lot younger than the quorum-cosigned checkpoint: the latest checkpoint
+            latest = self.witnessing.with_cosignatures(self.log.checkpoint())
+            if latest.size == served.size:
+                raise
+            return bundles.build_bundle(self.store, self.log, lot_id, upto=upto, checkpoint=latest)
 
     def partner_view(self, party: str) -> provenance.PartnerView:
         """What a partner may read (spec §9.4): lot -> the last log index it may see (None:

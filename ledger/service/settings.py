@@ -10,16 +10,17 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..core import rules
-from ..core.checkpoint import Signer
+from ..core.checkpoint import CheckpointError, Signer, Witness
 from ..core.keys import Ed25519PrivateKey, KeyFormatError, kid_of, private_key_from_pem, public_raw
 from ..core.values import COMPROMISE_MARGIN_SECONDS, FORBIDDEN_TEXT_RE
 from ..errors import LedgerError
 from ..store.sql import SqlStore
 from .ledger import Ledger
+from .witnessing import WitnessTarget
 
 __all__ = [
     "DEMO_PUBLIC_URL",
@@ -28,6 +29,7 @@ __all__ = [
     "ExampleKeyRefused",
     "Settings",
     "open_ledger",
+    "parse_witnesses",
 ]
 
 EXAMPLE_KEY_DIR = Path(__file__).resolve().parents[2] / "keys.example"
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
             ``<public_url>/status/<n>``; none are issued without it outside demo mode.
         issuer_name: the certificates' issuer name (``issuer.name``), e.g. the operator's
             legal name.
+        witnesses: the log's C2SP tlog-witnesses (spec §5.9), whitespace-separated
+            ``VKEY=URL`` entries: each witness's verifier key and its base URL (the server
+            that answers ``POST <URL>/add-checkpoint``).
+        witness_quorum: how many of them must have cosigned the checkpoint served at
+            ``/v1/log/checkpoint`` and carried in bundles (0: serve the latest checkpoint).
+        witness_interval: seconds between two rounds of submissions to the witnesses.
     """
 
     model_config = SettingsConfigDict(
@@ -100,6 +108,26 @@ class Settings(BaseSettings):
     # certificates for people without a token
     public_url: str | None = None
     issuer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    # witnesses (spec §5.9)
+    witnesses: str = ""
+    witness_quorum: int = Field(default=0, ge=0)
+    witness_interval: float = Field(default=2.0, gt=0, le=3600)
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses(cls, v: str) -> str:
+        parse_witnesses(v)
+        return v
+
+    @model_validator(mode="after")
+    def _quorum(self) -> Settings:
+        count = len(parse_witnesses(self.witnesses))
+        if self.witness_quorum > count:
+            raise ValueError(
+                f"LEDGER_WITNESS_QUORUM={self.witness_quorum} exceeds the {count} witnesses "
+                "of LEDGER_WITNESSES"
+            )
+        return self
 
     @field_validator("public_url")
     @classmethod
@@ -157,12 +185,46 @@ class Settings(BaseSettings):
         """The checkpoint signer (log key named after the origin)."""
         return Signer(self.origin, self.load_key("log"))
 
+    def witness_targets(self) -> list[WitnessTarget]:
+        """The configured witnesses (``LEDGER_WITNESSES``)."""
+        return parse_witnesses(self.witnesses)
+
     def rule_config(self) -> rules.RuleConfig:
         return rules.RuleConfig(
             tolerance=self.tolerance,
             max_future_seconds=self.max_future_seconds,
             max_past_seconds=self.max_past_seconds,
         )
+
+
+def parse_witnesses(value: str) -> list[WitnessTarget]:
+    """``LEDGER_WITNESSES``: whitespace-separated ``VKEY=URL`` entries.
+
+    Raises:
+        ValueError: an entry is not ``VKEY=URL``, its key is not a witness verifier key, its
+            URL is not an absolute http(s) URL, or a witness is named twice (the message names
+            the entry).
+    """
+    targets: list[WitnessTarget] = []
+    for entry in value.split():
+        vkey, sep, url = entry.partition("=http")
+        url = "http" + url
+        parts = urlsplit(url)
+        if not sep or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"LEDGER_WITNESSES entry {entry!r} is not VKEY=URL (a witness verifier key, "
+                "`=`, and the witness's http(s) base URL)"
+            )
+        try:
+            witness = Witness.parse(vkey)
+        except CheckpointError as e:
+            raise ValueError(
+                f"LEDGER_WITNESSES entry {entry!r}: {vkey!r} is not a witness verifier key: {e}"
+            ) from e
+        if any(t.witness.vkey == witness.vkey for t in targets):
+            raise ValueError(f"LEDGER_WITNESSES names the witness {vkey!r} twice")
+        targets.append(WitnessTarget(witness, url.rstrip("/")))
+    return targets
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -184,6 +246,9 @@ def open_ledger(settings: Settings) -> Ledger:
             origin=settings.origin,
             config=settings.rule_config(),
             demo=settings.demo,
+            witnesses=settings.witness_targets(),
+            witness_quorum=settings.witness_quorum,
+            witness_interval=settings.witness_interval,
         )
     except BaseException:
         store.close()

@@ -28,6 +28,7 @@ __all__ = [
     "TokenRow",
     "TransformInputRow",
     "VisibilityRow",
+    "WitnessCosignatureRow",
 ]
 
 
@@ -192,6 +193,16 @@ class CertificateStatusRow(SQLModel, table=True):
     recorded_by: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class WitnessCosignatureRow(SQLModel, table=True):
+    """A verified witness cosignature of the checkpoint at ``size`` (spec §5.9)."""
+
+    __tablename__ = "witness_cosignatures"
+    witness: str = Field(sa_column=Column(Text, primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class LogMetaRow(SQLModel, table=True):
     """What the database records about itself, once per name (``log_vkey``: the log key pinned
     when the ledger was first opened; ``demo``: the database was made in demo mode)."""
@@ -225,4 +236,5 @@ APPEND_ONLY_TABLES = (
     "certificates",
     "certificate_status",
     "log_meta",
+    "witness_cosignatures",
 )

@@ -26,6 +26,7 @@ __all__ = [
     "CertificateRecord",
     "CertificateStatusRecord",
     "CheckpointRecord",
+    "CosignatureRecord",
     "Custody",
     "EventMeta",
     "EventRecord",
@@ -150,6 +151,17 @@ class CertificateStatusRecord:
     log_size: int
     recorded_at: str
     recorded_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CosignatureRecord:
+    """A witness cosignature (c2sp.org/tlog-cosignature) of the checkpoint at ``size``, verified
+    before it was stored: append-only, at most one per (witness, size)."""
+
+    witness: str  # the witness's verifier key (vkey)
+    size: int
+    line: str  # the signature line, ending in a newline
+    recorded_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +403,19 @@ class Store(StoreReads, Protocol):
         self, cert_ids: Sequence[str] | None = None
     ) -> list[CertificateStatusRecord]:
         """Recorded status changes (of ``cert_ids``, or all), oldest first."""
+        ...
+
+    def add_cosignature(self, record: CosignatureRecord) -> bool:
+        """Store a verified witness cosignature; False when that witness's cosignature of that
+        size is already stored."""
+        ...
+
+    def cosignatures(self, size: int | None = None) -> list[CosignatureRecord]:
+        """Stored cosignatures (of the checkpoint at ``size``, or all), by size then witness."""
+        ...
+
+    def latest_cosigned_size(self, witnesses: Sequence[str], quorum: int) -> int | None:
+        """The largest checkpoint size cosigned by at least ``quorum`` of ``witnesses`` (vkeys)."""
         ...
 
     # --- whole-table reads for fsck

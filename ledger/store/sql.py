@@ -68,12 +68,14 @@ from .models import (
     TokenRow,
     TransformInputRow,
     VisibilityRow,
+    WitnessCosignatureRow,
 )
 from .protocol import (
     AppendBatch,
     CertificateRecord,
     CertificateStatusRecord,
     CheckpointRecord,
+    CosignatureRecord,
     Custody,
     EventMeta,
     EventRecord,
@@ -157,6 +159,7 @@ _CREDIT_KEY = _names(_CREDITS)[:-1]  # party, site, element, category (then bala
 
 _CERTIFICATES: Table = CertificateRow.__table__  # type: ignore[attr-defined]
 _CERT_STATUS: Table = CertificateStatusRow.__table__  # type: ignore[attr-defined]
+_COSIGNATURES: Table = WitnessCosignatureRow.__table__  # type: ignore[attr-defined]
 #: table -> the fields of the rows handed to the store for it, in the order they are written
 _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _EVENTS: ("seq", "hash", "id", *EventMeta._fields, "canonical"),
@@ -171,6 +174,7 @@ _ROW_FIELDS: dict[Table, tuple[str, ...]] = {
     _TOKENS: ("token_hash", "party", "role", "created_at", "revoked"),  # TokenRecord + its hash
     _CERTIFICATES: tuple(f.name for f in dataclasses.fields(CertificateRecord)),
     _CERT_STATUS: tuple(f.name for f in dataclasses.fields(CertificateStatusRecord)),
+    _COSIGNATURES: tuple(f.name for f in dataclasses.fields(CosignatureRecord)),
     _CREDITS: ("party", "site", "element", "category", "balance"),  # Account + balance
     _LOG_META: ("name", "value"),  # one item of the mapping ``log_meta()`` returns
 }
@@ -190,6 +194,7 @@ _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES) + " ON CONFLICT DO NOTHING"
 _SQL_CERT_STATUS = _insert_sql(_CERT_STATUS) + " ON CONFLICT DO NOTHING"
 _SQL_TOKEN = _insert_sql(_TOKENS)
+_SQL_COSIGNATURE = _insert_sql(_COSIGNATURES) + " ON CONFLICT DO NOTHING"
 _SQL_LOG_META = _insert_sql(_LOG_META)
 #: the tables that hold anything a ledger ever wrote (derived tables follow from events)
 _DATA_TABLES = (_EVENTS, _CHECKPOINTS, _TOKENS, _CERTIFICATES, _CERT_STATUS, _LOG_META)
@@ -519,7 +524,37 @@ class _Dumps(_Reads):
         return [_checkpoint_record(r) for r in rows]
 
 
-class SqlStore(_Dumps):
+class _Cosignatures(_Dumps):
+    """The witness cosignatures of the log's checkpoints (spec §5.9)."""
+
+    def _execute(self, sql: str, params: Sequence[Any], what: str) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def add_cosignature(self, record: CosignatureRecord) -> bool:
+        row = dataclasses.astuple(record)
+        return bool(self._execute(_SQL_COSIGNATURE, row, "record the witness cosignature"))
+
+    def cosignatures(self, size: int | None = None) -> list[CosignatureRecord]:
+        where = "" if size is None else "size = ?"
+        rows = self._query(
+            _select(_COSIGNATURES, where) + " ORDER BY size, witness",
+            () if size is None else (size,),
+        )
+        return [CosignatureRecord(str(w), int(n), str(line), str(at)) for w, n, line, at in rows]
+
+    def latest_cosigned_size(self, witnesses: Sequence[str], quorum: int) -> int | None:
+        if not witnesses:
+            return None
+        marks = ", ".join("?" * len(witnesses))
+        rows = self._query(
+            f"SELECT size FROM witness_cosignatures WHERE witness IN ({marks}) GROUP BY size "
+            "HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT 1",
+            [*witnesses, max(quorum, 1)],
+        )
+        return int(rows[0][0]) if rows else None
+
+
+class SqlStore(_Cosignatures):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:

@@ -968,7 +968,9 @@ def test_checkpoint_is_signed_text_and_consistency_proofs_verify(env: Env) -> No
     # a bundle's checkpoint is a signed one as well, and the health check sees the size
     bundle = env.get(f"/v1/lots/{ENCLOSURE}/bundle", env.auditor).json()
     assert verify_checkpoint(bundle["checkpoint"], verifier, origin=ORIGIN).size == new.size
-    assert env.get("/healthz").json() == {"status": "ok", "size": new.size}
+    health = env.get("/healthz").json()
+    assert health["status"] == "ok" and health["size"] == health["checkpoint_size"] == new.size
+    assert (health["cosigned_size"], health["witnesses"]) == (None, [])
 
 
 # --------------------------------------------------------------------------- 8. OpenAPI

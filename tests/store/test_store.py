@@ -42,6 +42,8 @@ ROWS = {
     "checkpoints": "INSERT INTO checkpoints (size, root, note, signed_at) "
     "VALUES (1, :b, 'note', '2025-01-01T00:00:00Z')",
     "log_meta": "INSERT INTO log_meta (name, value) VALUES ('log_vkey', 'x.test/log+00+AA')",
+    "witness_cosignatures": "INSERT INTO witness_cosignatures (witness, size, line, recorded_at) "
+    "VALUES ('w.test+00+AA', 1, 'line', 't')",
 }
 UPDATES = {
     "events": "UPDATE events SET canonical = :b",
@@ -55,6 +57,7 @@ UPDATES = {
     "nodes": "UPDATE nodes SET hash = :b",
     "checkpoints": "UPDATE checkpoints SET note = 'forged'",
     "log_meta": "UPDATE log_meta SET value = 'another key'",
+    "witness_cosignatures": "UPDATE witness_cosignatures SET line = 'forged'",
 }
 
 
