@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -24,7 +24,7 @@ from ..audit.verify import VerificationReport, verify_bundle
 from ..client import LedgerClient, load_private_key
 from ..client.models import LotOut
 from ..core import events
-from ..core.checkpoint import Verifier
+from ..core.checkpoint import Verifier, Witness
 from ..core.keys import Ed25519PrivateKey, key_object, kid_of, public_raw
 from ..core.schema import touched_lots
 from ..core.values import format_time
@@ -108,8 +108,19 @@ class HttpTarget:
 
     certifies = True
 
-    def __init__(self, url: str, tokens: Mapping[str, str], *, reader: str = "auditor") -> None:
-        self.clients = {party: LedgerClient(url, token) for party, token in tokens.items()}
+    def __init__(
+        self,
+        url: str,
+        tokens: Mapping[str, str],
+        *,
+        reader: str = "auditor",
+        journals: Mapping[str, Path] | None = None,
+    ) -> None:
+        journals = journals or {}
+        self.clients = {
+            party: LedgerClient(url, token, journal=journals.get(party))
+            for party, token in tokens.items()
+        }
         self.reader = self.clients[reader]
 
     def post(self, event: events.SignedEvent) -> Mapping[str, str]:
@@ -185,8 +196,14 @@ def run_demo(
     *,
     keys: Mapping[str, Ed25519PrivateKey] | None = None,
     echo: Callable[[str], None] = print,
+    settle: Callable[[], None] | None = None,
+    witness_keys: Sequence[Path] = (),
 ) -> DemoResult:
-    """Register the parties, play every scenario step, then verify the enclosure's bundle."""
+    """Register the parties, play every scenario step, then verify the enclosure's bundle.
+
+    ``settle``, when given, runs before the bundle is fetched (the demo waits there for the
+    witnesses' cosignatures); the bundle must then be cosigned by every witness whose vkey is in
+    ``witness_keys``."""
     keys = dict(keys or example_keys())
     heads: dict[str, str] = {}
     hashes: dict[str, str] = {}
@@ -215,15 +232,21 @@ def run_demo(
     for step in scenario.STEPS:
         hashes[step.name] = post(step.actor, step.type, step.resolve(hashes))
         echo(f"   {step.type:15s} {step.say}")
-    echo("3. the auditor downloads the enclosure lot's audit bundle and verifies it offline")
     workdir.mkdir(parents=True, exist_ok=True)
+    if settle is not None:
+        echo("   waiting for the witnesses to cosign the final checkpoint")
+        settle()
+    echo("3. the auditor downloads the enclosure lot's audit bundle and verifies it offline")
     bundle = target.bundle(scenario.ENCLOSURE)
     bundle_path = workdir / "bundle-enclosure.json"
     bundle_path.write_text(json.dumps(bundle, indent=1))
     vkey = target.log_vkey()
     vkey_path = workdir / "log.vkey"
     vkey_path.write_text(vkey + "\n")
-    report = verify_bundle(bundle_path.read_bytes(), Verifier.parse(vkey))
+    witnesses = [Witness.parse(p.read_text().strip()) for p in witness_keys]
+    report = verify_bundle(
+        bundle_path.read_bytes(), Verifier.parse(vkey), witnesses=witnesses, quorum=len(witnesses)
+    )
     echo("")
     for line in report.to_text().splitlines():
         echo("   " + line)
@@ -237,8 +260,12 @@ def run_demo(
     )
     echo("   recycled (mass):      " + ", ".join(f"{k} {_pct(v)}" for k, v in shares.items()))
     echo(f"   audit bundle:         {bundle_path} ({len(bundle['entries'])} entries)")
-    echo(f"   verify it yourself:   ledger verify {bundle_path} --log-key {vkey_path}")
-    echo(f"   offline verification: {'VALID' if report.ok else 'INVALID'}")
+    cosigners = "".join(f" --witness {p}" for p in witness_keys)
+    if witness_keys:
+        cosigners += f" --quorum {len(witness_keys)}"
+    echo(f"   verify it yourself:   ledger verify {bundle_path} --log-key {vkey_path}{cosigners}")
+    by = f" (log key, and cosigned by {len(witnesses)} of {len(witnesses)} witnesses)"
+    echo(f"   offline verification: {'VALID' if report.ok else 'INVALID'}{by if witnesses else ''}")
     enc = scenario.ENCLOSURE  # a lot id that needs no escaping in a path
     epcis_doc, passport = target.epcis(enc), target.battery_pass(enc)
     epcis_path = workdir / f"epcis-{enc}.jsonld"

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
 from ..client import save_private_key
 from ..core import events
-from ..core.checkpoint import Signer
+from ..core.checkpoint import Signer, Verifier
 from ..core.keys import b64url_encode, generate, key_object, kid_of, public_raw
 from ..core.values import HASH_RE, format_time
 from ..errors import LedgerError
@@ -27,6 +23,7 @@ from ._common import UrlOpt, api_call, client, fail, read_vkey
 
 if TYPE_CHECKING:
     from ..service.settings import Settings
+    from .demo_network import DemoWitness
 
 # The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
 # inside the commands that use them, so `ledger verify` and the partner commands start fast.
@@ -310,35 +307,80 @@ def demo(
         finally:
             target.close()
         raise typer.Exit(0 if result.ok else 1)
-    with _demo_server(workdir) as (server_url, tokens, vkey):
+    from .demo_network import MONITORED_PARTY, monitor_once, wait_cosigned
+
+    with _demo_server(workdir) as net:
+        witnessed = ", ".join(f"{w.name} ({w.party}) at {w.url}" for w in net.witnesses)
         typer.echo(
-            f"LTL demo — server at {server_url}, SQLite at {workdir / 'ledger.db'} "
+            f"LTL demo — server at {net.url}, SQLite at {workdir / 'ledger.db'} "
             "(EXAMPLE KEYS: demo only)"
         )
-        target = HttpTarget(server_url, tokens)
-        target.set_vkey(vkey)
+        typer.echo(f"witnesses (both must cosign): {witnessed}")
+        journal = workdir / f"{MONITORED_PARTY}.journal"
+        journal.unlink(missing_ok=True)
+        target = HttpTarget(net.url, net.tokens, journals={MONITORED_PARTY: journal})
+        target.set_vkey(net.vkey)
+        log = Verifier.parse(net.vkey)
         try:
-            result = run_demo(target, workdir, echo=typer.echo)
+            result = run_demo(
+                target,
+                workdir,
+                echo=typer.echo,
+                settle=lambda: wait_cosigned(
+                    target.reader,
+                    log,
+                    net.witnesses,
+                    workdir / "checkpoint-cosigned.txt",
+                    typer.echo,
+                ),
+                witness_keys=[w.vkey_path for w in net.witnesses],
+            )
             anchors = target.reader.trust()
         finally:
             target.close()
-        cert = workdir / "certificate-ALUS-ENC-2025-0042"
-        from ..service.settings import DEMO_PUBLIC_URL
-
-        public = os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL
         typer.echo("")
-        typer.echo(
-            f"the certificates' QR codes lead to {public}/c/…; to open them, serve this "
-            f"database: LEDGER_DEMO=1 LEDGER_DATABASE_URL=sqlite:///{workdir / 'ledger.db'} "
-            f"LEDGER_ORIGIN=demo.ltl.example/log LEDGER_PUBLIC_URL={public} ledger serve"
+        typer.echo(f"5. {MONITORED_PARTY} runs one pass of its log monitor against its journal")
+        clean, said = monitor_once(
+            net.url,
+            net.env,
+            net.tokens[MONITORED_PARTY],
+            result.vkey_path,
+            workdir,
+            journal,
         )
-        typer.echo("trust anchors of this ledger (pin them; also at /.well-known/ltl-trust):")
-        _echo_anchors(anchors.log_vkey, anchors.issuer)
-        typer.echo(
-            f"verify a certificate: ledger certificate verify {cert}.json "
-            f"--bundle {cert}.bundle.json --log-key {workdir / 'log.vkey'} "
-            f"--issuer {anchors.issuer}"
-        )
+        typer.echo(f"   monitor: {'clean' if clean else 'FINDINGS'} ({said})")
+        result.ok = result.ok and clean
+    cert = workdir / "certificate-ALUS-ENC-2025-0042"
+    from ..service.settings import DEMO_PUBLIC_URL
+
+    public = os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL
+    typer.echo("")
+    typer.echo(
+        f"the certificates' QR codes lead to {public}/c/…; to open them, serve this "
+        f"database: LEDGER_DEMO=1 LEDGER_DATABASE_URL=sqlite:///{workdir / 'ledger.db'} "
+        f"LEDGER_ORIGIN=demo.ltl.example/log LEDGER_PUBLIC_URL={public} ledger serve"
+    )
+    typer.echo("trust anchors of this ledger (pin them; also at /.well-known/ltl-trust):")
+    _echo_anchors(anchors.log_vkey, anchors.issuer)
+    typer.echo(
+        f"verify a certificate: ledger certificate verify {cert}.json "
+        f"--bundle {cert}.bundle.json --log-key {workdir / 'log.vkey'} "
+        f"--issuer {anchors.issuer}"
+    )
+    w = net.witnesses[0]
+    typer.echo(f"run your own witness and monitor (e.g. as {w.party}, with your token):")
+    typer.echo(
+        f"  ledger witness keygen {w.party}-witness.key --name {w.name}  # prints its vkey; then"
+    )
+    typer.echo(
+        f"  ledger witness serve --key {w.party}-witness.key "
+        f"--log {log.name}={workdir / 'log.vkey'} --db sqlite:///{w.party}-witness.db --port 8090"
+    )
+    typer.echo(
+        f"  LEDGER_TOKEN=<your token> ledger monitor --url {public} "
+        f"--log-key {workdir / 'log.vkey'} --state monitor.json --party {w.party} "
+        f"--journal {w.party}.journal --once"
+    )
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -365,11 +407,24 @@ def _refuse_unless_demo(db: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _DemoNet:
+    """The demo's running processes: the ledger server and the partners' witnesses."""
+
+    url: str
+    tokens: dict[str, str]
+    vkey: str
+    witnesses: list[DemoWitness]
+    env: dict[str, str]
+
+
 @contextmanager
-def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
-    """A fresh demo database with tokens, and a real server process on a free port."""
+def _demo_server(workdir: Path) -> Iterator[_DemoNet]:
+    """A fresh demo database with tokens, two fresh witnesses, and the server and the witnesses
+    as processes on free ports (the server requires both witnesses' cosignatures)."""
     from ..service.settings import DEMO_PUBLIC_URL, Settings, open_ledger
     from .demo import demo_tokens
+    from .demo_network import WITNESS_INTERVAL, free_port, make_witnesses, processes
 
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "ledger.db"
@@ -377,8 +432,10 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         _refuse_unless_demo(db)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    witnesses = make_witnesses(workdir)
+    base = dict(os.environ)
     env = {
-        **os.environ,
+        **base,
         "LEDGER_DATABASE_URL": f"sqlite:///{db}",
         "LEDGER_DEMO": "1",
         "LEDGER_ORIGIN": "demo.ltl.example/log",
@@ -386,6 +443,9 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         # so that they open once the demo database is served (the demo's own server is gone)
         "LEDGER_PUBLIC_URL": os.environ.get("LEDGER_PUBLIC_URL") or DEMO_PUBLIC_URL,
         "LEDGER_ISSUER_NAME": os.environ.get("LEDGER_ISSUER_NAME") or DEMO_ISSUER_NAME,
+        "LEDGER_WITNESSES": " ".join(f"{w.vkey}={w.url}" for w in witnesses),
+        "LEDGER_WITNESS_QUORUM": str(len(witnesses)),
+        "LEDGER_WITNESS_INTERVAL": str(WITNESS_INTERVAL),
     }
     settings = Settings(
         database_url=env["LEDGER_DATABASE_URL"], demo=True, origin=env["LEDGER_ORIGIN"]
@@ -396,37 +456,13 @@ def _demo_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         raise fail(str(e)) from e
     with ledger:
         tokens = demo_tokens(ledger.create_token)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = settings.log_signer().verifier
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                err = server.stderr.read().decode() if server.stderr else ""
-                raise fail(f"the demo server did not start: {err[-2000:]}")
-            time.sleep(0.1)
-        yield url, tokens, settings.log_signer().verifier.vkey
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if server.stderr:
-            server.stderr.close()
+    commands = [(f"witness of {w.party}", w.command(log), base, w.url + "/") for w in witnesses]
+    commands.append(("demo server", ["serve", "--port", str(port)], env, f"{url}/healthz"))
+    with processes(commands):
+        yield _DemoNet(url, tokens, log.vkey, witnesses, base)
 
 
 @log_app.command("status")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,7 +42,14 @@ from ledger.cli.scenario import (
 from ledger.client import ApiError, LedgerClient, load_private_key
 from ledger.client.models import HealthOut
 from ledger.core import events
-from ledger.core.checkpoint import Verifier, open_note
+from ledger.core.checkpoint import (
+    CheckpointError,
+    Verifier,
+    Witness,
+    WitnessSigner,
+    open_note,
+    verify_checkpoint,
+)
 from ledger.core.keys import kid_of, public_raw
 from ledger.core.receipt import Receipt
 from ledger.core.values import format_time
@@ -544,6 +553,7 @@ def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["lot"] == ENCLOSURE
+    assert_demo_witnessed(workdir, result.stdout, tmp_path)
 
     # usage and input errors exit 2
     def verify(path: Path, vkey_arg: str) -> subprocess.CompletedProcess[str]:
@@ -555,6 +565,50 @@ def test_ledger_demo_runs_over_http(tmp_path: Path) -> None:
     garbage.write_text("not json at all {")
     assert verify(garbage, str(vkey)).returncode == 2
     assert verify(bundle, "not-a-vkey").returncode == 2
+
+
+def assert_demo_witnessed(workdir: Path, stdout: str, tmp_path: Path) -> None:
+    """Issue 11: the demo's two partner witnesses cosigned its final checkpoint, the bundle
+    carries both cosignatures, packco's monitor pass is clean, and every process is gone."""
+    lines = stdout.splitlines()
+    size = int(next(line for line in lines if "events posted:" in line).split()[-1])
+    cosigned = next(line for line in lines if line.strip().startswith("cosigned checkpoint:"))
+    checkpoint_file = workdir / "checkpoint-cosigned.txt"
+    assert f"size {size}," in cosigned and str(checkpoint_file) in cosigned, cosigned
+    assert "witness.alus.example (alus)" in cosigned and "witness.bwm.example (bwm)" in cosigned
+    log = Verifier.parse((workdir / "log.vkey").read_text().strip())
+    keys = [workdir / f"{party}-witness.vkey" for party in ("alus", "bwm")]
+    witnesses = [Witness.parse(k.read_text().strip()) for k in keys]
+    note = checkpoint_file.read_text()
+    assert verify_checkpoint(note, log, witnesses=witnesses, quorum=2).size == size
+    for one in witnesses:  # each partner's witness signed: neither alone makes a quorum of 2
+        with pytest.raises(CheckpointError):
+            verify_checkpoint(note, log, witnesses=[one], quorum=2)
+    assert "cosigned by 2 of 2 witnesses" in stdout
+    bundle = workdir / "bundle-enclosure.json"
+    args = ["verify", str(bundle), "--log-key", str(workdir / "log.vkey"), "--quorum", "2"]
+    for k in keys:
+        args += ["--witness", str(k)]
+    verified = run_cli(args, clean_env(), tmp_path)
+    assert verified.returncode == 0 and "VALID" in verified.stdout, verified.stdout
+    other = Witness.parse(WitnessSigner.generate("witness.other.example").witness.vkey)
+    assert not verify_bundle(bundle.read_bytes(), log, witnesses=[other], quorum=1).ok
+    monitor = next(line for line in lines if line.strip().startswith("monitor:"))
+    assert monitor.split()[1] == "clean" and "0 findings" in monitor, monitor
+    assert '"type":"lot.receive"' in (workdir / "packco.journal").read_text()  # what it posted
+    assert "ledger witness serve --key" in stdout and "ledger monitor --url" in stdout
+    # no process outlives the demo: its ports are free and nothing runs with its files
+    ports = [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", lines[0] + lines[1])]
+    assert len(ports) == 3, lines[:2]
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        assert str(workdir) not in text, text
 
 
 # --------------------------------------------------------------------------- 5. example keys
