@@ -47,9 +47,9 @@ def receive_more_than_shipped(b: Bundle, log: Signer) -> None:
     _resign(b, _entry(b, "lot.receive", SCRAP), log, mass_kg="99999")
 
 
-def adjust_up(b: Bundle, log: Signer) -> None:
+def receive_less(b: Bundle, log: Signer) -> None:
     i = _entry(b, "lot.receive", SCRAP)
-    _resign(b, i, log, mass_kg="1")  # receive 1 kg: everything downstream overdraws
+    _resign(b, i, log, mass_kg="1")  # valid alone; the later events still name the old head
 
 
 def transform_makes_mass(b: Bundle, log: Signer) -> None:
@@ -74,7 +74,7 @@ def wrong_format(b: Bundle, log: Signer) -> None:
 
 EXTRA: list[tuple[str, Callable[[Bundle, Signer], None]]] = [
     ("receive-more-than-shipped", receive_more_than_shipped),
-    ("receive-then-downstream-overdraws", adjust_up),
+    ("receive-less-than-shipped", receive_less),
     ("transform-makes-mass", transform_makes_mass),
     ("no-genesis", drop_genesis),
     ("bad-proof-hash", bad_proof_hash),
