@@ -14,7 +14,6 @@ from ledger.service import Ledger
 from ledger.service.settings import ExampleKeyRefused, Settings, open_ledger
 
 from . import problems
-from .console import routes as console
 from .deps import AppState
 from .limits import RateLimiter
 from .routes import (
@@ -75,7 +74,6 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for module in routers:
         app.include_router(module.router)
     app.include_router(certificates.public)
-    app.include_router(console.router)
     schemas.install(app)
     return app
 

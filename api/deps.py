@@ -28,7 +28,6 @@ from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
-from .console.sessions import ConsoleSessions
 from .convert import lot_out
 from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
@@ -83,8 +82,6 @@ class AppState:
     #: kept for the public pages, at most 256)
     certificate_reports: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     certificate_reports_lock: Lock = field(default_factory=Lock)
-    #: console sessions (api/console): opaque id -> token hash, in memory, expiring
-    console: ConsoleSessions = field(default_factory=ConsoleSessions)
 
 
 async def get_state(request: Request) -> AppState:

@@ -330,9 +330,9 @@ class Ledger:
         """Issue an API token (shown once; stored as its SHA-256). Raises TokenError."""
         return tokens.create_token(self.store, party, role)
 
-    def principal(self, token: str, *, hashed: bool = False) -> tokens.Principal | None:
-        """Who a live token (``hashed``: its SHA-256) speaks for (None: unknown or revoked)."""
-        return tokens.lookup_token(self.store, token, hashed=hashed)
+    def principal(self, token: str) -> tokens.Principal | None:
+        """Who a live token speaks for (None: unknown or revoked)."""
+        return tokens.lookup_token(self.store, token)
 
     def tokens(self) -> list[TokenRecord]:
         """Every token ever issued (hashes only), oldest first."""

@@ -259,11 +259,6 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("GET", "/docs", "docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect", "docs-oauth2"): PUBLIC,
     ("GET", "/redoc", "redoc"): PUBLIC,
-    # the console (tests/console): public pages, signed in by session cookie (a bearer header
-    # means nothing there); its state-changing forms refuse a post without their CSRF token
-    ("GET", "/", "console"): PUBLIC,
-    ("POST", "/console/sign-in", "console-sign-in"): _row(403, 403, 403, 403, 403, 403),
-    ("POST", "/console/sign-out", "console-sign-out"): _row(403, 403, 403, 403, 403, 403),
 }
 
 
@@ -301,9 +296,6 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
             json={"reason": "issued by the access matrix"},
             headers=headers,
         )
-    if label in ("console-sign-in", "console-sign-out"):  # the bearer token, but no CSRF token
-        path = "/console/" + label.removeprefix("console-")
-        return env.client.post(path, data={"token": token or ""}, headers=headers)
     receive = _enclosure_receive(env.ledger)
     cert = env.certificate["id"].rsplit("/", 1)[-1]
     path = {
@@ -343,7 +335,6 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         "docs": "/docs",
         "docs-oauth2": "/docs/oauth2-redirect",
         "redoc": "/redoc",
-        "console": "/",
     }[label]
     assert method == "GET"
     return env.client.get(path, headers=headers)
@@ -996,11 +987,9 @@ def test_openapi_lists_every_route_and_documents_the_event_body(env: Env) -> Non
         if method != "HEAD"
     }
     assert documented == in_schema
-    api_routes = (
-        {k[:2] for k in MATRIX}
-        - {("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/")}
-        - {("POST", "/console/sign-in"), ("POST", "/console/sign-out")}
-    )
+    api_routes = {k[:2] for k in MATRIX} - {
+        ("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+    }
     assert documented == api_routes
     post = doc["paths"]["/v1/events"]["post"]
     union = post["requestBody"]["content"]["application/json"]["schema"]
