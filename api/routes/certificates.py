@@ -341,11 +341,12 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
     """The stored certificate verified against its stored bundle, with its current status.
     The bundle check is the expensive part and never changes: it is kept (256 at most)."""
     status = state.ledger.certificates.status(record.id).to_json()
+    credential = _credential(record)
     reports, lock = state.certificate_reports, state.certificate_reports_lock
     with lock:
         cached: CertificateReport | None = reports.get(record.id)
     if cached is None:
-        cached = _verification(state, _credential(record), _bundle(record), None)
+        cached = _verification(state, credential, _bundle(record), None)
         with lock:
             reports[record.id] = cached
             while len(reports) > 256:
@@ -359,7 +360,7 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
         recomputed=cached.recomputed,
         bundle=cached.bundle,
     )
-    judge_status(report, _credential(record), status)
+    judge_status(report, credential, status)
     return report
 
 

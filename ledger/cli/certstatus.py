@@ -74,6 +74,20 @@ def fetch_status(
         return {"error": f"cannot read the status of the certificate: {e}", "list": list_url}
 
 
+def _status_record(
+    http: httpx.Client, credential: Mapping[str, Any], deadline: float
+) -> tuple[Any, str]:
+    """(the certificate's status record ``<id>/status``, "") or (None, why it could not be
+    read; "" when the certificate's id is no http(s) page)."""
+    ident = credential.get("id")
+    if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
+        return None, ""
+    try:
+        return _get_json(http, f"{ident}/status", deadline), ""
+    except (httpx.HTTPError, ValueError, LedgerError) as e:
+        return None, str(e)
+
+
 def _newer(
     http: httpx.Client, credential: Mapping[str, Any], list_url: str, deadline: float
 ) -> dict[str, Any]:
@@ -81,13 +95,7 @@ def _newer(
     otherwise (a list may lag its records by up to 30 s, spec §8.9). The record can make the
     status worse, never better; when it cannot be read, the signed list decides."""
     valid = {"status": "valid", "reason": None, "superseded_by": None, "list": list_url}
-    ident = credential.get("id")
-    if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
-        return valid
-    try:
-        record = _get_json(http, f"{ident}/status", deadline)
-    except (httpx.HTTPError, ValueError, LedgerError):
-        return valid
+    record, _ = _status_record(http, credential, deadline)
     return _withdrawn(record, list_url) or valid
 
 
@@ -96,14 +104,11 @@ def _record(
 ) -> dict[str, Any]:
     """The status record of a certificate whose bit is set. The bit is signed; the record is
     not: it explains, it cannot clear."""
-    ident = credential.get("id")
     withdrawn = {"status": "revoked", "superseded_by": None, "list": list_url}
-    if not isinstance(ident, str) or not ident.startswith(("https://", "http://")):
-        return {**withdrawn, "reason": "its status list marks it withdrawn"}
-    try:
-        record = _get_json(http, f"{ident}/status", deadline)
-    except (httpx.HTTPError, ValueError, LedgerError) as e:
-        return {**withdrawn, "reason": f"its status list marks it withdrawn ({e})"}
+    record, why = _status_record(http, credential, deadline)
+    if record is None:
+        detail = f" ({why})" if why else ""
+        return {**withdrawn, "reason": f"its status list marks it withdrawn{detail}"}
     found = _withdrawn(record, list_url)
     if found is None:
         state = record.get("status") if isinstance(record, Mapping) else None

@@ -129,7 +129,7 @@ class StatusBook:
             credential_id=str(credential.get("id", record.id)),
             status=status,
             history=history,
-            superseded_by=self._successor(record, history) if status == "superseded" else None,
+            superseded_by=self._successor(record) if status == "superseded" else None,
             checked_size=size,
             status_list=record.status_list,
             status_index=record.status_index,
@@ -154,9 +154,7 @@ class StatusBook:
             self._lists[status_list] = (now, found)
         return found
 
-    def _successor(
-        self, record: CertificateRecord, history: Sequence[CertificateStatusRecord]
-    ) -> str | None:
+    def _successor(self, record: CertificateRecord) -> str | None:
         """The newest still-valid certificate of the same lot issued after ``record`` while the
         lot was with the custodian ``record`` names. The record is public (its URL is the old
         certificate's capability) and readable by every partner that may read the old
@@ -169,7 +167,8 @@ class StatusBook:
             if r.id != record.id and r.issued_at >= record.issued_at and _custodian(r) == custodian
         ]
         for other in sorted(later, key=lambda r: r.issued_at, reverse=True):
-            if self.refresh([other]) and not self._store.certificate_statuses([other.id]):
+            self.refresh([other])
+            if not self._store.certificate_statuses([other.id]):
                 return str(json.loads(other.credential).get("id", other.id))
         return None
 
@@ -211,21 +210,32 @@ class StatusBook:
             now = self._report(record.lot, as_of)
         except NotFound:
             now = {}
-        if certified_figures(claimed) == certified_figures(now):
+        before, after = certified_figures(claimed), certified_figures(now)
+        if before == after:
             return
-        changed = sorted(
-            k for k, v in certified_figures(claimed).items() if certified_figures(now).get(k) != v
+        changed = sorted(k for k, v in before.items() if after.get(k) != v)
+        self._record(
+            record,
+            "superseded",
+            "the ledger no longer supports its figures: "
+            + ", ".join(changed)
+            + f" changed by events appended after log size {issued_size}",
+            by=LEDGER,
+            size=size,
         )
-        self._store.add_certificate_status(
+
+    def _record(
+        self, record: CertificateRecord, status: str, reason: str, *, by: str, size: int
+    ) -> bool:
+        """Append a status change (False: the certificate already has that status)."""
+        return self._store.add_certificate_status(
             CertificateStatusRecord(
                 cert_id=record.id,
-                status="superseded",
-                reason="the ledger no longer supports its figures: "
-                + ", ".join(changed)
-                + f" changed by events appended after log size {issued_size}",
+                status=status,
+                reason=reason,
                 log_size=size,
                 recorded_at=format_time(self._clock().replace(microsecond=0)),
-                recorded_by=LEDGER,
+                recorded_by=by,
             )
         )
 
@@ -233,13 +243,4 @@ class StatusBook:
         """Record a revocation; False when it was already revoked."""
         with self._lock:
             self._lists.clear()
-        return self._store.add_certificate_status(
-            CertificateStatusRecord(
-                cert_id=record.id,
-                status="revoked",
-                reason=reason,
-                log_size=self._size(),
-                recorded_at=format_time(self._clock().replace(microsecond=0)),
-                recorded_by=by,
-            )
-        )
+        return self._record(record, "revoked", reason, by=by, size=self._size())
