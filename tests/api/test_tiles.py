@@ -28,7 +28,7 @@ from ledger.service import Ledger
 from ledger.service.settings import Settings
 from tests.api.test_api import assert_problem
 from tests.support.ledgers import ORIGIN, scenario_ledger
-from tests.support.scenario import private_key
+from tests.support.scenario import private_key, scrap_body
 
 GENERATED = 2300  # 9 full level-0 tiles and a partial one; a partial level-1 tile
 
@@ -40,14 +40,7 @@ def _creates(n: int) -> list[bytes]:
             type="lot.create",
             actor="bwm",
             key=key,
-            body={
-                "lot": f"TILES-{i:06d}",
-                "material": "aluminium scrap",
-                "mass_kg": "1000",
-                "composition": {"Al": "0.92", "Si": "0.04"},
-                "source": "post_consumer",
-                "site": {"country": "US", "name": "Bartlesville"},
-            },
+            body=scrap_body(f"TILES-{i:06d}"),
             time="2025-12-01T00:00:00Z",
             id=str(uuid.UUID(int=i + 1, version=4)),
         ).canonical

@@ -22,7 +22,7 @@ from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
 from tests.support.ledgers import ORIGIN, log_signer, scenario_ledger
-from tests.support.scenario import KEYS
+from tests.support.scenario import KEYS, scrap_body
 
 PARTY = "bwm"
 
@@ -61,14 +61,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 def create(sdk: LedgerClient, n: int) -> str:
     """A ``lot.create`` by the client's party; its hash."""
-    body = {
-        "lot": f"MON-{n}-{uuid.uuid4().hex[:8]}",
-        "material": "aluminium scrap",
-        "mass_kg": "1000",
-        "composition": {"Al": "0.92", "Si": "0.04"},
-        "source": "post_consumer",
-        "site": {"country": "US", "name": "Bartlesville"},
-    }
+    body = scrap_body(f"MON-{n}-{uuid.uuid4().hex[:8]}")
     return sdk.submit("lot.create", body, time="2025-12-31T00:00:00Z").hash
 
 

@@ -62,9 +62,23 @@ __all__ = [
     "registered_chain",
     "scenario_chain",
     "scenario_events",
+    "scrap_body",
 ]
 
 T0 = datetime.fromisoformat("2025-06-01T08:00:00+00:00")
+
+
+def scrap_body(lot: str) -> dict[str, Any]:
+    """The body of a ``lot.create`` of 1000 kg of post-consumer aluminium scrap at bwm's US
+    site: filler lots for tests that need many events."""
+    return {
+        "lot": lot,
+        "material": "aluminium scrap",
+        "mass_kg": "1000",
+        "composition": {"Al": "0.92", "Si": "0.04"},
+        "source": "post_consumer",
+        "site": {"country": "US", "name": "Bartlesville"},
+    }
 
 
 def now_text() -> str:
