@@ -13,7 +13,7 @@ from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.service.settings import ExampleKeyRefused, Settings, open_ledger
 
-from . import problems
+from . import console, problems
 from .deps import AppState
 from .limits import RateLimiter
 from .routes import (
@@ -69,11 +69,12 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.state.ltl.attest_key = _attestation_key(settings)
     if app.state.ltl.attest_key is not None:
         app.state.ltl.attest_did = did_key(public_raw(app.state.ltl.attest_key))
-    problems.install(app)
+    problems.install(app, page=console.problem_page)
     routers = (events, epcis, lots, parties, log, tiles, certificates, admin, wellknown, schemas)
     for module in routers:
         app.include_router(module.router)
     app.include_router(certificates.public)
+    console.install(app)
     schemas.install(app)
     return app
 

@@ -1,7 +1,8 @@
 """Request bodies: the ONE way a route reads one (spec §9.1, §9.5).
 
 A route that takes a body declares exactly one body dependency (:class:`RawJson`,
-:class:`StrictJson` or :class:`ModelJson`), after its authentication, and nothing else reads
+:class:`StrictJson` or :class:`ModelJson`; the console's HTML forms :class:`FormBody`), after
+its authentication, and nothing else reads
 the request: no route declares a FastAPI body parameter (FastAPI's own parser would let
 duplicate member names and ``NaN`` through, with no size limit). Every body therefore passes the
 same checks, in this order:
@@ -20,12 +21,18 @@ same checks, in this order:
 Each dependency also carries the route's OpenAPI ``requestBody`` and its 400/413/415 answers
 (``openapi_extra=BODY.openapi``). tests/api/test_bodies.py walks ``app.routes`` and fails on a
 route that takes a body any other way.
+
+The console's forms (spec §9.10) are the one non-JSON body: :class:`FormBody` takes
+``application/x-www-form-urlencoded`` only (415 otherwise, or with a ``Content-Encoding``), reads
+it through the same streamed limit (413), and parses it strictly: UTF-8, at most the fields the
+form declares, each at most once, every field the form needs present (400 ``bad_request``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -38,7 +45,9 @@ from .limits import read_body
 from .problems import HttpProblem, validation_detail
 
 __all__ = [
+    "FORM_MEDIA_TYPE",
     "JSON_MEDIA_TYPE",
+    "FormBody",
     "JsonBody",
     "ModelJson",
     "RawJson",
@@ -47,15 +56,16 @@ __all__ = [
 ]
 
 JSON_MEDIA_TYPE = "application/json"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 _M = TypeVar("_M", bound=BaseModel)
 Limit = int | Callable[[AppState], int]
 
 
-def _accepted(value: str) -> bool:
-    """``application/json`` with at most a ``charset=utf-8`` parameter (case-insensitive)."""
+def _accepted(value: str, expected: str = JSON_MEDIA_TYPE) -> bool:
+    """``expected`` with at most a ``charset=utf-8`` parameter (case-insensitive)."""
     media, *params = value.split(";")
-    if media.strip().lower() != JSON_MEDIA_TYPE:
+    if media.strip().lower() != expected:
         return False
     for param in params:
         name, _, val = param.partition("=")
@@ -64,23 +74,24 @@ def _accepted(value: str) -> bool:
     return True
 
 
-def check_media_type(request: Request) -> None:
-    """Refuse a body that is not declared as plain UTF-8 JSON (415).
+def check_media_type(request: Request, media: str = JSON_MEDIA_TYPE) -> None:
+    """Refuse a body that is not declared as ``media`` (plain UTF-8 JSON by default) (415).
 
     Raises:
         HttpProblem: ``unsupported_media_type``.
     """
     headers = request.headers
     value = headers.get("content-type")
-    if value != JSON_MEDIA_TYPE:  # the common case costs one comparison
+    if value != media:  # the common case costs one comparison
         types = headers.getlist("content-type")
-        if len(types) != 1 or not _accepted(types[0]):
+        if len(types) != 1 or not _accepted(types[0], media):
             got = "no Content-Type" if not types else "Content-Type " + ", ".join(types)[:100]
+            what = "JSON" if media == JSON_MEDIA_TYPE else "an HTML form"
             raise HttpProblem(
                 "unsupported_media_type",
-                f"this route reads JSON, and the request has {got}: send the body as UTF-8 "
-                "JSON with 'Content-Type: application/json' (optionally '; charset=utf-8')",
-                headers={"Accept-Post": JSON_MEDIA_TYPE},
+                f"this route reads {what}, and the request has {got}: send the body as UTF-8 "
+                f"with 'Content-Type: {media}' (optionally '; charset=utf-8')",
+                headers={"Accept-Post": media},
             )
     encoding = headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() != "identity":
@@ -193,3 +204,39 @@ class ModelJson(StrictJson, Generic[_M]):
             return self.model.model_validate(doc)
         except ValidationError as e:
             raise HttpProblem("bad_request", validation_detail(e.errors(), ("body",))) from None
+
+
+class FormBody:
+    """An HTML form of the console (``application/x-www-form-urlencoded``), parsed strictly:
+    the fields in ``fields`` at most once each, nothing else, those in ``required`` present."""
+
+    def __init__(
+        self, *, fields: tuple[str, ...], required: tuple[str, ...] = (), limit: int = 4096
+    ) -> None:
+        self.fields = frozenset(fields)
+        self.required = required
+        self.limit = limit
+
+    async def __call__(self, request: Request) -> dict[str, str]:
+        check_media_type(request, FORM_MEDIA_TYPE)
+        raw = await read_body(request, self.limit, "a console form is small: reload the page")
+        try:
+            text = raw.decode("utf-8", errors="strict")
+            pairs = parse_qsl(
+                text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise HttpProblem(
+                "bad_request", "the form is not UTF-8 url-encoded: reload the page and submit it"
+            ) from None
+        form: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in self.fields:
+                raise HttpProblem("bad_request", f"the form has an unknown field {name[:40]!r}")
+            if name in form:
+                raise HttpProblem("bad_request", f"the form has the field {name!r} twice")
+            form[name] = value
+        missing = [name for name in self.required if name not in form]
+        if missing:
+            raise HttpProblem("bad_request", f"the form lacks {', '.join(missing)}: reload it")
+        return form

@@ -28,6 +28,7 @@ from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
+from .console.sessions import SESSION_COOKIE, ConsoleSessions
 from .convert import lot_out
 from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
@@ -51,6 +52,7 @@ __all__ = [
     "require",
     "require_batch_writer",
     "require_writer",
+    "session_principal",
     "view_of",
 ]
 
@@ -82,6 +84,8 @@ class AppState:
     #: kept for the public pages, at most 256)
     certificate_reports: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     certificate_reports_lock: Lock = field(default_factory=Lock)
+    #: console sessions (api/console): opaque id -> token hash, in memory, expiring
+    console: ConsoleSessions = field(default_factory=ConsoleSessions)
 
 
 async def get_state(request: Request) -> AppState:
@@ -104,8 +108,14 @@ def authenticate(request: Request, state: AppState) -> Principal:
         HttpProblem: ``unauthorized`` (no, unknown or revoked token) or ``rate_limited`` (too
             many failed attempts from this address).
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    header = request.headers.get("authorization")
+    if header is None and request.method in ("GET", "HEAD"):
+        # a console session reads the same JSON (spec §9.10): reads only, so a cookie can
+        # never post an event, whatever a page of another site makes the browser send
+        found = session_principal(request, state)
+        if found is not None:
+            return found
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HttpProblem(
             "unauthorized",
@@ -128,6 +138,19 @@ def authenticate(request: Request, state: AppState) -> Principal:
             "unknown or revoked token: ask the operator for a valid one",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    return principal
+
+
+def session_principal(request: Request, state: AppState) -> Principal | None:
+    """The principal of the request's console session cookie (None: none, expired, or its
+    token revoked since sign-in — the session then ends here)."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    session = state.console.get(sid)
+    if session is None:
+        return None
+    principal = state.ledger.principal(session.token_hash, hashed=True)
+    if principal is None:
+        state.console.close(sid)
     return principal
 
 

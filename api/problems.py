@@ -8,15 +8,18 @@ that says what to do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
+
+#: renders a problem (its RFC 9457 members) as a page for a request, or None (JSON then)
+ProblemPage = Callable[[Request, dict[str, Any]], Response | None]
 
 __all__ = ["HttpProblem", "install", "problem", "status_of", "validation_detail"]
 
@@ -109,10 +112,15 @@ def _response(
     request: Request,
     headers: dict[str, str] | None = None,
     status: int | None = None,
-) -> JSONResponse:
+) -> Response:
     body = problem(code, detail, instance=request.url.path)
     if status is not None:
         body["status"] = status
+    page: ProblemPage | None = request.app.state.problem_page
+    if page is not None and (html := page(request, body)) is not None:
+        if headers:
+            html.headers.update(headers)
+        return html
     return JSONResponse(
         body,
         status_code=body["status"],
@@ -121,23 +129,25 @@ def _response(
     )
 
 
-def install(app: FastAPI) -> None:
-    """Register the exception handlers on ``app``."""
+def install(app: FastAPI, page: ProblemPage | None = None) -> None:
+    """Register the exception handlers on ``app``; ``page`` renders a problem as an HTML page
+    for the requests it claims (the console's), returning None for the others."""
+    app.state.problem_page = page
 
     @app.exception_handler(HttpProblem)
-    async def _api(request: Request, exc: HttpProblem) -> JSONResponse:
+    async def _api(request: Request, exc: HttpProblem) -> Response:
         return _response(exc.code, exc.detail, request, exc.headers)
 
     @app.exception_handler(RuleViolation)
-    async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:
+    async def _rule(request: Request, exc: RuleViolation) -> Response:
         return _response(exc.code, exc.message, request)
 
     @app.exception_handler(NotFound)
-    async def _nf(request: Request, exc: NotFound) -> JSONResponse:
+    async def _nf(request: Request, exc: NotFound) -> Response:
         return _response("not_found", exc.message, request)
 
     @app.exception_handler(StorageError)
-    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+    async def _storage(request: Request, exc: StorageError) -> Response:
         return _response(
             "storage_error",
             "the database is unavailable or refused the write; nothing was written — retry later",
@@ -145,12 +155,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(LedgerError)
-    async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+    async def _ledger(request: Request, exc: LedgerError) -> Response:
         code = exc.code if exc.code in STATUS else "bad_request"
         return _response(code, exc.message, request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return _response(
             "internal_error",
@@ -161,11 +171,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return _response("bad_request", validation_detail(exc.errors()), request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {
             404: "not_found",
             401: "unauthorized",

@@ -9,7 +9,8 @@ only ``if TYPE_CHECKING:`` blocks are exempt (they never run). The layers, botto
 
 ``cli`` is the only part of ``ledger`` that may import ``api``; ``api`` goes through the service
 facade (never the store, not even as ``ledger.store``); its routes import shared code from
-``api.deps`` and never each other. The pure layers (``core``, and ``audit`` built on it) do no
+``api.deps`` (and ``api.views``) and never each other, and the console (``api.console``) reads
+through ``api.views``, never a route. The pure layers (``core``, and ``audit`` built on it) do no
 I/O and read no clock. Nothing guesses a value's type with ``hasattr``, and only the package
 root imports dynamically (its lazy documented surface), so every import is seen here.
 """
@@ -223,6 +224,11 @@ def violations(tree: Tree) -> Iterator[str]:
                 target.startswith("api.routes.") or target == "api.app"
             ):
                 yield f"{where}:{imp.line}: a route imports {target}; share it through api.deps"
+            if module.startswith("api.console.") and (
+                target.startswith("api.routes.") or target == "api.app"
+            ):
+                # the console reads what the API reads through api.views, never a route
+                yield f"{where}:{imp.line}: the console imports {target}; share it via api.views"
 
 
 def test_imports_point_downward() -> None:

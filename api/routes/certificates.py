@@ -10,7 +10,6 @@ follows the partner visibility rule (spec §9.4).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -25,21 +24,29 @@ from ledger.client.models import (
     CertificateIn,
     CertificateList,
     CertificateStatusOut,
-    CertificateSummary,
     RevokeIn,
     VerifyIn,
     VerifyOut,
 )
-from ledger.core.keys import Ed25519PrivateKey
 from ledger.core.values import UUID_RE
 from ledger.errors import NotFound
 from ledger.service.certificates import CertificateRecord
-from ledger.service.settings import DEMO_PUBLIC_URL
 from ledger.service.tokens import Principal
 
 from ..body import ModelJson
-from ..deps import PROBLEMS, Admin, AppState, Auth, State, view_of
+from ..deps import PROBLEMS, Admin, AppState, Auth, State
 from ..problems import HttpProblem
+from ..views import (
+    attest_key,
+    bundle_json,
+    certificates_page,
+    credential_json,
+    issue_certificate,
+    issuer_name,
+    public_base,
+    public_url_of,
+    stored_certificate,
+)
 
 __all__ = ["ISSUE_BODY", "VERIFY_BODY", "public", "router"]
 
@@ -115,56 +122,6 @@ _PAGE_HEADERS = {
 }
 
 
-def _key(state: AppState) -> Ed25519PrivateKey:
-    if state.attest_key is None:
-        raise HttpProblem(
-            "storage_error",
-            "this ledger has no attestation key (attest.pem in "
-            "LEDGER_KEY_DIR); certificates cannot be issued",
-        )
-    return state.attest_key
-
-
-def public_base(state: AppState) -> str | None:
-    """Where strangers reach this server: ``LEDGER_PUBLIC_URL``; in demo mode without it,
-    ``ledger serve``'s default address; otherwise None (no certificate can be issued). Never
-    the request's Host header: a caller would choose where a signed certificate points."""
-    if state.settings.public_url:
-        return state.settings.public_url
-    if state.settings.demo:
-        return DEMO_PUBLIC_URL
-    return None
-
-
-def issuer_name(state: AppState) -> str | None:
-    """The certificates' ``issuer.name``: ``LEDGER_ISSUER_NAME``, else the registered display
-    name of the party that founded the ledger (its genesis ``party.register``, the operator)."""
-    if state.settings.issuer_name:
-        return state.settings.issuer_name
-    if state.ledger.size() == 0:
-        return None
-    (_, genesis), *_ = state.ledger.events(range(1))
-    try:
-        return state.ledger.party(genesis.actor).name
-    except NotFound:  # pragma: no cover - a genesis event registers its actor (spec §4.2)
-        return None
-
-
-def _public_url(state: AppState, request: Request, record: CertificateRecord) -> str:
-    """The certificate's public page: its credential id, or for certificates issued before
-    public URLs (``urn:uuid:`` ids) the page this server would give it."""
-    credential_id = _credential(record).get("id")
-    if isinstance(credential_id, str) and credential_id.startswith(("https://", "http://")):
-        return credential_id
-    base = public_base(state) or str(request.base_url).rstrip("/")
-    return f"{base}/c/{record.id.removeprefix('urn:uuid:')}"
-
-
-def _credential(record: CertificateRecord) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(record.credential)
-    return found
-
-
 # ---------------------------------------------------------------------- with a token
 @router.post(
     "",
@@ -180,21 +137,8 @@ async def create(
     principal: Auth,
     body: Annotated[CertificateIn, Depends(ISSUE_BODY)],
 ) -> Any:
-    view = view_of(state, principal)
-    if view is not None and view.get(body.lot, -1) is not None:
-        # a partner certifies only lots of its own custody history
-        raise HttpProblem(
-            "not_found",
-            f"no lot {body.lot!r} in this ledger (or not in {principal.party!r}'s custody history)",
-        )
-    credential, _ = await run_in_threadpool(
-        state.ledger.issue_certificate,
-        body.lot,
-        issuer_key=_key(state),
-        public_url=public_base(state),
-        issuer_name=issuer_name(state),
-        as_of=body.as_of,
-        model=body.model,
+    credential = await run_in_threadpool(
+        issue_certificate, state, principal, body.lot, as_of=body.as_of, model=body.model
     )
     return JSONResponse(credential, status_code=201)
 
@@ -215,35 +159,8 @@ def list_certificates(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CertificateList:
-    view = view_of(state, principal)
-    items: list[CertificateSummary] = []
-    cursor = after
-    while len(items) < limit:
-        page = state.ledger.certificates.list(lot=lot, after=cursor, limit=limit)
-        for record in page:
-            if view is None or _within(view, record.lot, _bundle(record)):
-                items.append(_summary(state, request, record))
-                if len(items) == limit:
-                    break
-        if len(page) < limit:
-            break
-        cursor = page[-1].id
-    return CertificateList(items=items, next=items[-1].id if len(items) == limit else None)
-
-
-def _bundle(record: CertificateRecord) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(record.bundle)
-    return found
-
-
-def _summary(state: AppState, request: Request, record: CertificateRecord) -> CertificateSummary:
-    status = state.ledger.certificates.status(record.id)
-    return CertificateSummary(
-        id=record.id,
-        url=_public_url(state, request, record),
-        lot=record.lot,
-        issued_at=record.issued_at,
-        status=status.status,  # type: ignore[arg-type]
+    return certificates_page(
+        state, principal, str(request.base_url), lot=lot, after=after, limit=limit
     )
 
 
@@ -272,7 +189,7 @@ def _verify_posted(
             record = state.ledger.certificates.record(found.group(0))
         except NotFound:
             record = None
-        if record is not None and _credential(record) == credential:
+        if record is not None and credential_json(record) == credential:
             status = state.ledger.certificates.status(record.id).to_json()
     return _verification(state, credential, bundle, status)
 
@@ -295,29 +212,7 @@ def revoke(
 
 
 def _stored(state: AppState, cert_id: str, principal: Principal) -> CertificateRecord:
-    """A certificate the principal may read (404 otherwise)."""
-    record = state.ledger.certificates.record(cert_id)
-    view = view_of(state, principal)
-    if view is not None and not _within(view, record.lot, _bundle(record)):
-        raise HttpProblem("not_found", f"no certificate {cert_id!r}")
-    return record
-
-
-def _within(view: Mapping[str, int | None], lot: str, bundle: Mapping[str, Any]) -> bool:
-    """Whether a partner's view holds what the certificate was computed from (spec §9.4): the
-    lot, and every event of its chain in the certificate's bundle (a certificate of an upstream
-    lot issued after the partner's cut-off tells of history the partner may not see)."""
-    if lot not in view:
-        return False
-    cut = view[lot]
-    if cut is None:
-        return True
-    # the events after the lot's creation on its chain are those whose prev names it (§3.7);
-    # its creation precedes every cut-off
-    return not any(
-        entry.get("seq", 0) > cut and lot in entry.get("event", {}).get("prev", {})
-        for entry in bundle.get("entries", ())
-    )
+    return stored_certificate(state, principal, cert_id)
 
 
 def _verification(
@@ -341,12 +236,12 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
     """The stored certificate verified against its stored bundle, with its current status.
     The bundle check is the expensive part and never changes: it is kept (256 at most)."""
     status = state.ledger.certificates.status(record.id).to_json()
-    credential = _credential(record)
+    credential = credential_json(record)
     reports, lock = state.certificate_reports, state.certificate_reports_lock
     with lock:
         cached: CertificateReport | None = reports.get(record.id)
     if cached is None:
-        cached = _verification(state, credential, _bundle(record), None)
+        cached = _verification(state, credential, bundle_json(record), None)
         with lock:
             reports[record.id] = cached
             while len(reports) > 256:
@@ -366,8 +261,8 @@ def _page_report(state: AppState, record: CertificateRecord) -> CertificateRepor
 
 def _pdf(state: AppState, request: Request, record: CertificateRecord, lang: str) -> Response:
     pdf = certificate_pdf(
-        _credential(record),
-        verify_url=_public_url(state, request, record),
+        credential_json(record),
+        verify_url=public_url_of(state, str(request.base_url), record),
         lang=lang,
         status=state.ledger.certificates.status(record.id).to_json(),
     )
@@ -377,8 +272,8 @@ def _pdf(state: AppState, request: Request, record: CertificateRecord, lang: str
 def _html(state: AppState, request: Request, record: CertificateRecord, lang: str) -> HTMLResponse:
     report = _page_report(state, record)
     page = certificate_html(
-        _credential(record),
-        verify_url=_public_url(state, request, record),
+        credential_json(record),
+        verify_url=public_url_of(state, str(request.base_url), record),
         verification=report.to_text(),
         status=report.status,
         lang=lang,
@@ -427,7 +322,7 @@ def status_of(cert_id: CertId, state: State, principal: Auth) -> CertificateStat
     summary="The certificate (the credential JSON)",
 )
 def as_json(cert_id: CertId, state: State, principal: Auth) -> Any:
-    return JSONResponse(_credential(_stored(state, cert_id, principal)))
+    return JSONResponse(credential_json(_stored(state, cert_id, principal)))
 
 
 # ---------------------------------------------------------------------- without a token
@@ -447,7 +342,7 @@ def _capability(state: AppState, uuid: str) -> CertificateRecord:
 def public_json(uuid: Uuid, state: State) -> Any:
     record = _capability(state, uuid)
     return JSONResponse(
-        _credential(record), media_type="application/vc", headers={"X-Robots-Tag": "noindex"}
+        credential_json(record), media_type="application/vc", headers={"X-Robots-Tag": "noindex"}
     )
 
 
@@ -496,7 +391,7 @@ def status_list(
     if base is None:
         raise HttpProblem("not_found", f"no status list {number}: this ledger has no public URL")
     credential = state.ledger.certificates.status_list(
-        number, issuer_key=_key(state), public_url=base, issuer_name=issuer_name(state)
+        number, issuer_key=attest_key(state), public_url=base, issuer_name=issuer_name(state)
     )
     return JSONResponse(
         credential, media_type="application/vc", headers={"Cache-Control": "no-cache"}

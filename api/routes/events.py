@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -36,6 +35,7 @@ from ..deps import (
     view_of,
 )
 from ..problems import HttpProblem, problem, status_of
+from ..views import may_see_event
 
 __all__ = ["BATCH_BODY", "EVENT_BODY", "router"]
 
@@ -139,14 +139,6 @@ async def post_batch(
     return BatchOut(results=[item for item in items if item is not None])
 
 
-def _sees(view: Mapping[str, int | None], lot: str, seq: int) -> bool:
-    """Whether a partner's view shows the event at ``seq`` on ``lot``."""
-    if lot not in view:
-        return False
-    cutoff = view[lot]
-    return cutoff is None or seq <= cutoff
-
-
 def _problem_item(code: str, detail: str) -> BatchItem:
     return BatchItem(status=status_of(code), problem=Problem(**problem(code, detail)))
 
@@ -159,9 +151,7 @@ def _problem_item(code: str, detail: str) -> BatchItem:
 )
 def get_event(event_hash: str, state: State, principal: Auth) -> EventOut:
     seq, ev = state.ledger.event(event_hash)
-    lots = (*ev.lots_touched, *ev.lots_created)
-    view = view_of(state, principal)
-    if view is not None and lots and not any(_sees(view, lot, seq) for lot in lots):
+    if not may_see_event(view_of(state, principal), seq, ev):
         raise HttpProblem("not_found", f"no event with hash {event_hash!r}")
     cp = state.ledger.checkpoint()
     index, size, proof = state.ledger.inclusion_proof(ev.hash, cp.size)

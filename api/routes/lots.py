@@ -17,17 +17,16 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.client.models import (
     BundleOut,
-    ChainItem,
     ChainOut,
     LotList,
     LotOut,
     ProvenanceOut,
     RecycledContentOut,
 )
-from ledger.core.values import LOT_ID_MAX, LOT_ID_PATTERN, LOT_STATUSES, PARTY_ID_RE
+from ledger.core.values import LOT_ID_MAX, LOT_ID_PATTERN, LOT_STATUSES, PARTY_ID_RE, TEXT_MAX
 
-from ..convert import lot_out
-from ..deps import PROBLEMS, Auth, State, as_seen, lot_named, lot_response, lot_state, view_of
+from ..deps import PROBLEMS, Auth, State, as_seen, lot_named, lot_response
+from ..views import chain_of, lot_of, lots_page, provenance_of, recycled_of
 
 __all__ = ["router"]
 
@@ -40,6 +39,13 @@ def list_lots(
     principal: Auth,
     custodian: Annotated[str | None, Query(pattern="^" + PARTY_ID_RE.pattern + "$")] = None,
     status: str | None = Query(None, pattern=f"^({'|'.join(LOT_STATUSES)})$"),
+    material: Annotated[
+        str | None, Query(max_length=TEXT_MAX, description="the lot's material, exactly")
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        Query(max_length=LOT_ID_MAX, description="lots whose id starts with this (a search)"),
+    ] = None,
     after: Annotated[
         str | None,
         Query(
@@ -50,17 +56,15 @@ def list_lots(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LotList:
-    if principal.role in ("auditor", "admin"):
-        items = state.ledger.list_lots(after=after, limit=limit, custodian=custodian, status=status)
-    else:
-        # the partner's view, each lot as the partner may see it, filtered on that state
-        # (spec §9.4): one bounded query on the visibility index
-        rows = state.ledger.visible_lots(
-            principal.party, after=after, limit=limit, custodian=custodian, status=status
-        )
-        items = [lot for lot, _ in rows]
-    return LotList(
-        items=[lot_out(x) for x in items], next=items[-1].lot if len(items) == limit else None
+    return lots_page(
+        state,
+        principal,
+        custodian=custodian,
+        status=status,
+        material=material,
+        prefix=prefix,
+        after=after,
+        limit=limit,
     )
 
 
@@ -73,18 +77,7 @@ def list_lots(
 def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := lot_named(request, lot, "events")) is not None:
         return lot_response(state, principal, whole)
-    return ChainOut(
-        items=as_seen(
-            state,
-            principal,
-            lot,
-            lambda cutoff: [
-                ChainItem(seq=seq, hash=ev.hash, event=dict(ev.envelope))
-                for seq, ev in state.ledger.chain(lot)
-                if cutoff is None or seq <= cutoff
-            ],
-        )
-    )
+    return chain_of(state, principal, lot)
 
 
 @router.get(
@@ -96,10 +89,7 @@ def lot_events(lot: str, request: Request, state: State, principal: Auth) -> Any
 def lot_provenance(lot: str, request: Request, state: State, principal: Auth) -> Any:
     if (whole := lot_named(request, lot, "provenance")) is not None:
         return lot_response(state, principal, whole)
-    graph = as_seen(
-        state, principal, lot, lambda _: state.ledger.provenance(lot, view_of(state, principal))
-    )
-    return ProvenanceOut(**graph)
+    return provenance_of(state, principal, lot)
 
 
 @router.get(
@@ -136,13 +126,11 @@ def lot_recycled_content(
     if (whole := lot_named(request, lot, "recycled-content")) is not None:
         return lot_response(state, principal, whole)
     day = as_of if as_of is not None else datetime.now(UTC).date()
-    report = as_seen(
-        state, principal, lot, lambda cut: state.ledger.recycled_content(lot, as_of=day, upto=cut)
-    )
+    report = recycled_of(state, principal, lot, day)
     RecycledContentOut.model_validate(report)  # the documented shape, checked
     return JSONResponse(report)  # as computed: members a rule pack adds are kept verbatim
 
 
 @router.get("/{lot:path}", response_model=LotOut, responses=PROBLEMS, summary="One lot")
 def get_lot(lot: str, state: State, principal: Auth) -> LotOut:
-    return lot_out(as_seen(state, principal, lot, lambda cut: lot_state(state, lot, cut)))
+    return lot_of(state, principal, lot)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from ledger.client.models import PartyList, PartyOut
 from ledger.core.values import PARTY_ID_RE
 
-from ..convert import party_out
 from ..deps import PROBLEMS, Auth, State
 from ..problems import HttpProblem
+from ..views import parties_page, party_of
 
 __all__ = ["router"]
 
@@ -26,9 +26,7 @@ def list_parties(
     after: Annotated[str | None, Query(pattern=PARTY_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PartyList:
-    parties = state.ledger.list_parties(after=after, limit=limit)
-    items = [party_out(p, state.ledger.party_keys(p.id)) for p in parties]
-    return PartyList(items=items, next=items[-1].id if len(items) == limit else None)
+    return parties_page(state, after=after, limit=limit)
 
 
 @router.get(
@@ -40,5 +38,4 @@ def list_parties(
 def get_party(party_id: str, state: State, principal: Auth) -> PartyOut:
     if PARTY_ID_RE.fullmatch(party_id) is None:
         raise HttpProblem("not_found", f"{party_id!r} is not a party id (spec §1)")
-    party = state.ledger.party(party_id)
-    return party_out(party, state.ledger.party_keys(party_id))
+    return party_of(state, party_id)

@@ -381,6 +381,12 @@ def demo(
         f"--log-key {workdir / 'log.vkey'} --state monitor.json --party {w.party} "
         f"--journal {w.party}.journal --once"
     )
+    typer.echo("")
+    typer.echo(
+        f"web console: serve this database (the command above), open {public}/ and sign in "
+        "as the auditor with this token (a demo token: this database only):"
+    )
+    typer.echo(f"  {net.tokens['auditor']}")
     raise typer.Exit(0 if result.ok else 1)
 
 

@@ -6,6 +6,7 @@ bundles), ``provenance.py`` (upstream graphs, partner views), ``sources.py`` (re
 ``fsck.py`` (re-derivation), ``tokens.py`` (API tokens), ``settings.py`` (configuration).
 """
 
+from ..store.protocol import LotFilter
 from .ledger import Ledger
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "LotFilter"]

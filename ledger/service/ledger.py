@@ -27,7 +27,7 @@ from ..core.receipt import Receipt
 from ..core.values import format_time
 from ..errors import LedgerError, NotFound
 from ..interop import batterypass, epcis_export
-from ..store.protocol import CheckpointRecord, Store, TokenRecord
+from ..store.protocol import ALL_LOTS, CheckpointRecord, LotFilter, Store, TokenRecord
 from . import bundles, provenance, tokens
 from .certificates import CertificateBook
 from .fsck import FsckReport, fsck
@@ -172,11 +172,10 @@ class Ledger:
         *,
         after: str | None = None,
         limit: int = 100,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[rules.Lot]:
         """Lots in id order after the cursor ``after``, optionally filtered."""
-        return self.reads.list_lots(after=after, limit=limit, custodian=custodian, status=status)
+        return self.reads.list_lots(after=after, limit=limit, where=where)
 
     def list_parties(self, *, after: str | None = None, limit: int = 100) -> list[rules.Party]:
         """Parties in id order after the cursor ``after``."""
@@ -261,14 +260,11 @@ class Ledger:
         *,
         after: str | None = None,
         limit: int = 100,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[tuple[rules.Lot, int | None]]:
         """The lots a partner may see in id order after ``after``, each as it may see it (with
         its cut-off), filtered on that state (spec §9.4): one bounded query."""
-        return self.store.visible_lots(
-            party, after=after, limit=limit, custodian=custodian, status=status
-        )
+        return self.store.visible_lots(party, after=after, limit=limit, where=where)
 
     def lots_as_of(self, cutoffs: Mapping[str, int]) -> dict[str, rules.Lot]:
         """The state of each lot as it was right after log index ``cutoffs[lot]``."""
@@ -330,9 +326,9 @@ class Ledger:
         """Issue an API token (shown once; stored as its SHA-256). Raises TokenError."""
         return tokens.create_token(self.store, party, role)
 
-    def principal(self, token: str) -> tokens.Principal | None:
-        """Who a live token speaks for (None: unknown or revoked)."""
-        return tokens.lookup_token(self.store, token)
+    def principal(self, token: str, *, hashed: bool = False) -> tokens.Principal | None:
+        """Who a live token (``hashed``: its SHA-256) speaks for (None: unknown or revoked)."""
+        return tokens.lookup_token(self.store, token, hashed=hashed)
 
     def tokens(self) -> list[TokenRecord]:
         """Every token ever issued (hashes only), oldest first."""

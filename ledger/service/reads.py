@@ -8,7 +8,7 @@ from ..core.custody import kids_registered
 from ..core.events import SignedEvent, parse_event
 from ..core.rules import Key, Lot, Party
 from ..errors import NotFound
-from ..store.protocol import EventRecord, Store
+from ..store.protocol import ALL_LOTS, EventRecord, LotFilter, Store
 
 __all__ = ["Reads"]
 
@@ -54,11 +54,10 @@ class Reads:
         *,
         after: str | None = None,
         limit: int = 100,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[Lot]:
         """Lots in id order after the cursor ``after``, optionally filtered."""
-        return self.store.list_lots(after=after, limit=limit, custodian=custodian, status=status)
+        return self.store.list_lots(after=after, limit=limit, where=where)
 
     def list_parties(self, *, after: str | None = None, limit: int = 100) -> list[Party]:
         """Parties in id order after the cursor ``after``."""

@@ -57,8 +57,9 @@ def create_token(store: Store, party: str, role: str) -> str:
     return token
 
 
-def lookup_token(store: Store, token: str) -> Principal | None:
-    """The principal of a live token, or None for an unknown or revoked one."""
-    h = hash_token(token)
+def lookup_token(store: Store, token: str, *, hashed: bool = False) -> Principal | None:
+    """The principal of a live token (``hashed``: ``token`` is its SHA-256 already), or None
+    for an unknown or revoked one."""
+    h = token if hashed else hash_token(token)
     found = store.token(h)
     return None if found is None else Principal(found.party, found.role, h)

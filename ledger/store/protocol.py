@@ -22,6 +22,7 @@ from ..core.rules import Account, Key, Lot, Party
 from ..core.visibility import InputRow, inputs_of
 
 __all__ = [
+    "ALL_LOTS",
     "AppendBatch",
     "CertificateRecord",
     "CertificateStatusRecord",
@@ -32,6 +33,7 @@ __all__ = [
     "EventRecord",
     "EventRows",
     "LotEvent",
+    "LotFilter",
     "PartyEvent",
     "StateRow",
     "Store",
@@ -39,6 +41,22 @@ __all__ = [
     "TokenRecord",
     "WriteTxn",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class LotFilter:
+    """What a lot listing keeps (spec §9.8.4); None keeps every lot. ``custodian`` and
+    ``status`` apply to the lot as the caller may see it; ``material`` never changes after a
+    lot's creation; ``prefix`` keeps the lots whose id starts with it."""
+
+    custodian: str | None = None
+    status: str | None = None
+    material: str | None = None
+    prefix: str | None = None
+
+
+#: the filter that keeps every lot
+ALL_LOTS = LotFilter()
 
 
 # The rows one event adds besides itself. Their fields ARE the columns of their tables, in
@@ -329,8 +347,7 @@ class Store(StoreReads, Protocol):
         *,
         after: str | None,
         limit: int,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[tuple[Lot, int | None]]:
         """The lots ``party`` may see, in id order after ``after``, each as the party may see
         it (with its cut-off), filtered on that state: one bounded query."""
@@ -356,8 +373,7 @@ class Store(StoreReads, Protocol):
         *,
         after: str | None,
         limit: int,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[Lot]: ...
 
     def list_parties(self, *, after: str | None, limit: int) -> list[Party]: ...

@@ -71,6 +71,7 @@ from .models import (
     WitnessCosignatureRow,
 )
 from .protocol import (
+    ALL_LOTS,
     AppendBatch,
     CertificateRecord,
     CertificateStatusRecord,
@@ -80,6 +81,7 @@ from .protocol import (
     EventMeta,
     EventRecord,
     LotEvent,
+    LotFilter,
     PartyEvent,
     StateRow,
     TokenRecord,
@@ -554,6 +556,34 @@ class _Cosignatures(_Dumps):
         return int(rows[0][0]) if rows else None
 
 
+def _visible_lots_sql(party: str, after: str | None, where: LotFilter) -> tuple[str, list[Any]]:
+    """The one query of :meth:`SqlStore.visible_lots`: the party's rows in lot order, each
+    joined to the state it may see (the current one, or the one kept at its cut-off), filtered
+    on that state."""
+    sql_where = ["v.party = ?"]
+    params: list[Any] = [party]
+    if after is not None:
+        sql_where.append("v.lot > ?")
+        params.append(after)
+    for col, value in (("custodian", where.custodian), ("status", where.status)):
+        if value is not None:
+            sql_where.append(f"(CASE WHEN v.upto IS NULL THEN l.{col} ELSE s.{col} END) = ?")
+            params.append(value)
+    if where.material is not None:  # set by the lot's creation, never changed
+        sql_where.append("l.material = ?")
+        params.append(where.material)
+    if where.prefix:
+        sql_where.append("substr(v.lot, 1, ?) = ?")
+        params.extend((len(where.prefix), where.prefix))
+    sql = (
+        "SELECT v.upto, CASE WHEN v.upto IS NULL THEN l.data ELSE s.data END "
+        "FROM visibility v JOIN lots l ON l.lot = v.lot "
+        "LEFT JOIN lot_states s ON s.lot = v.lot AND s.seq = v.upto "
+        f"WHERE {' AND '.join(sql_where)} ORDER BY v.lot LIMIT ?"
+    )
+    return sql, params
+
+
 class SqlStore(_Cosignatures):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
@@ -723,26 +753,9 @@ class SqlStore(_Cosignatures):
         *,
         after: str | None,
         limit: int,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[tuple[Lot, int | None]]:
-        # one query: the party's rows in lot order, each joined to the state it may see (the
-        # current one, or the one kept at its cut-off), filtered on that state
-        where = ["v.party = ?"]
-        params: list[Any] = [party]
-        if after is not None:
-            where.append("v.lot > ?")
-            params.append(after)
-        for col, value in (("custodian", custodian), ("status", status)):
-            if value is not None:
-                where.append(f"(CASE WHEN v.upto IS NULL THEN l.{col} ELSE s.{col} END) = ?")
-                params.append(value)
-        sql = (
-            "SELECT v.upto, CASE WHEN v.upto IS NULL THEN l.data ELSE s.data END "
-            "FROM visibility v JOIN lots l ON l.lot = v.lot "
-            "LEFT JOIN lot_states s ON s.lot = v.lot AND s.seq = v.upto "
-            f"WHERE {' AND '.join(where)} ORDER BY v.lot LIMIT ?"
-        )
+        sql, params = _visible_lots_sql(party, after, where)
         rows = self._query(sql, (*params, limit))
         return [
             (_LOTS.parse(str(data)), None if upto is None else int(upto)) for upto, data in rows
@@ -758,13 +771,20 @@ class SqlStore(_Cosignatures):
 
     # ------------------------------------------------------------------ listings
     def _list(
-        self, d: _Derived[_R], after: str | None, limit: int, where: Mapping[str, str | None]
+        self,
+        d: _Derived[_R],
+        after: str | None,
+        limit: int,
+        where: Mapping[str, str | None],
+        prefix: str | None = None,
     ) -> list[_R]:
         t = d.table
         pk = t.c[d.key]
         stmt = select(t.c.data)
         if after is not None:
             stmt = stmt.where(pk > after)
+        if prefix:
+            stmt = stmt.where(func.substr(pk, 1, len(prefix)) == prefix)
         for col, value in where.items():
             if value is not None:
                 stmt = stmt.where(t.c[col] == value)
@@ -776,10 +796,10 @@ class SqlStore(_Cosignatures):
         *,
         after: str | None,
         limit: int,
-        custodian: str | None = None,
-        status: str | None = None,
+        where: LotFilter = ALL_LOTS,
     ) -> list[Lot]:
-        return self._list(_LOTS, after, limit, {"custodian": custodian, "status": status})
+        columns = {"custodian": where.custodian, "status": where.status, "material": where.material}
+        return self._list(_LOTS, after, limit, columns, where.prefix)
 
     def list_parties(self, *, after: str | None, limit: int) -> list[Party]:
         return self._list(_PARTIES, after, limit, {})

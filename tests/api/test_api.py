@@ -208,6 +208,8 @@ def _row(*statuses: int | tuple[int, int]) -> dict[str, int | tuple[int, int]]:
 PUBLIC = _row(200, 200, 200, 200, 200, 200)
 LOT_READ = _row(401, 401, 404, 200, 200, 200)
 DIRECTORY = _row(401, 401, 200, 200, 200, 200)
+#: a console page asked for with a bearer token and no session: the sign-in form (HTML, 401)
+CONSOLE = _row(401, 401, 401, 401, 401, 401)
 
 # (method, path as the app declares it, label) -> status per caller. POST /v1/events/batch
 # answers 200 with per-event results: (HTTP status, status of the one event in the batch).
@@ -259,6 +261,19 @@ MATRIX: dict[tuple[str, str, str], dict[str, int | tuple[int, int]]] = {
     ("GET", "/docs", "docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect", "docs-oauth2"): PUBLIC,
     ("GET", "/redoc", "redoc"): PUBLIC,
+    # the console (tests/console): public pages, signed in by session cookie (a bearer header
+    # means nothing there); its state-changing forms refuse a post without their CSRF token
+    ("GET", "/", "console"): PUBLIC,
+    ("POST", "/console/sign-in", "console-sign-in"): _row(403, 403, 403, 403, 403, 403),
+    ("POST", "/console/sign-out", "console-sign-out"): _row(403, 403, 403, 403, 403, 403),
+    ("POST", "/console/certificates", "console-issue"): _row(403, 403, 403, 403, 403, 403),
+    ("GET", "/console/lang/{lang}", "console-lang"): _row(303, 303, 303, 303, 303, 303),
+    # without a session every page answers the sign-in form (401)
+    ("GET", "/console/lots", "console-lots"): CONSOLE,
+    ("GET", "/console/lot", "console-lot"): CONSOLE,
+    ("GET", "/console/parties", "console-parties"): CONSOLE,
+    ("GET", "/console/party", "console-party"): CONSOLE,
+    ("GET", "/console/certificates", "console-certificates"): CONSOLE,
 }
 
 
@@ -294,6 +309,23 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         return env.client.post(
             f"/v1/certificates/{spare['id'].rsplit('/', 1)[-1]}/revoke",
             json={"reason": "issued by the access matrix"},
+            headers=headers,
+        )
+    if label in ("console-sign-in", "console-sign-out", "console-issue"):
+        # the bearer token, but no session and no CSRF token
+        path = {
+            "console-sign-in": "/console/sign-in",
+            "console-sign-out": "/console/sign-out",
+            "console-issue": "/console/certificates",
+        }[label]
+        fields = {"token": token or ""} if label == "console-sign-in" else {}
+        return env.client.post(
+            path,
+            data={
+                "csrf": "forged",
+                **fields,
+                **({"lot": ENCLOSURE} if label == "console-issue" else {}),
+            },
             headers=headers,
         )
     receive = _enclosure_receive(env.ledger)
@@ -335,9 +367,16 @@ def _request(env: Env, method: str, label: str, token: str | None) -> httpx.Resp
         "docs": "/docs",
         "docs-oauth2": "/docs/oauth2-redirect",
         "redoc": "/redoc",
+        "console": "/",
+        "console-lang": "/console/lang/ko?next=/console/lots",
+        "console-lots": "/console/lots",
+        "console-lot": f"/console/lot?id={ENCLOSURE}",
+        "console-parties": "/console/parties",
+        "console-party": "/console/party?id=alus",
+        "console-certificates": "/console/certificates",
     }[label]
     assert method == "GET"
-    return env.client.get(path, headers=headers)
+    return env.client.get(path, headers=headers, follow_redirects=label != "console-lang")
 
 
 def _app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -388,6 +427,13 @@ class TestAccessMatrix:
         size = matrix_env.ledger.size()
         resp = _request(matrix_env, method, label, _token(matrix_env, caller))
         want, item = expected if isinstance(expected, tuple) else (expected, None)
+        if label.startswith("console"):  # HTML pages: the sign-in form, or a problem page
+            assert resp.status_code == want, resp.text
+            if want >= 400:
+                assert resp.headers["content-type"].startswith("text/html")
+                marker = 'id="token"' if want == 401 else '<code id="problem-code">forbidden'
+                assert marker in resp.text, resp.text
+            return
         if want >= 400:
             code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}[want]
             assert_problem(resp, want, code)
@@ -987,9 +1033,11 @@ def test_openapi_lists_every_route_and_documents_the_event_body(env: Env) -> Non
         if method != "HEAD"
     }
     assert documented == in_schema
-    api_routes = {k[:2] for k in MATRIX} - {
-        ("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-    }
+    api_routes = (
+        {k[:2] for k in MATRIX}
+        - {("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/")}
+        - {(m, p) for m, p in {k[:2] for k in MATRIX} if p.startswith("/console/")}
+    )
     assert documented == api_routes
     post = doc["paths"]["/v1/events"]["post"]
     union = post["requestBody"]["content"]["application/json"]["schema"]

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from api.body import JsonBody
+from api.body import FormBody, JsonBody
 from tests.api.test_api import Env, app_env, assert_problem
 from tests.support.ledgers import PUBLIC_URL
 from tests.support.scenario import ENCLOSURE, private_key
@@ -26,14 +26,24 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 API = Path(__file__).resolve().parents[2] / "api"
 
 
-def _body_dependencies(dependant: Dependant) -> list[JsonBody]:
-    found = [dependant.call] if isinstance(dependant.call, JsonBody) else []
+def _body_dependencies(dependant: Dependant) -> list[JsonBody | FormBody]:
+    found = [dependant.call] if isinstance(dependant.call, JsonBody | FormBody) else []
     for sub in dependant.dependencies:
         found.extend(_body_dependencies(sub))
     return found
 
 
 def body_routes(app: FastAPI) -> dict[tuple[str, str], JsonBody]:
+    """(method, path) -> the body dependency of every route that takes a JSON body."""
+    return {k: v for k, v in all_body_routes(app).items() if isinstance(v, JsonBody)}
+
+
+def form_routes(app: FastAPI) -> dict[tuple[str, str], FormBody]:
+    """(method, path) -> the form of every console route that takes one."""
+    return {k: v for k, v in all_body_routes(app).items() if isinstance(v, FormBody)}
+
+
+def all_body_routes(app: FastAPI) -> dict[tuple[str, str], JsonBody | FormBody]:
     """(method, path) -> the body dependency of every route that takes a body."""
     out = {}
     for route in iter_route_contexts(app.routes):
@@ -80,6 +90,12 @@ def test_every_route_that_takes_a_body_reads_it_through_one_body_dependency(env:
         ("POST", "/v1/certificates/verify"),
         ("POST", "/v1/certificates/{cert_id}/revoke"),
         ("POST", "/v1/tokens"),
+    }
+    # the console's HTML forms (spec §9.10), not in the OpenAPI document
+    assert set(form_routes(env.app)) == {
+        ("POST", "/console/sign-in"),
+        ("POST", "/console/sign-out"),
+        ("POST", "/console/certificates"),
     }
     doc = env.get("/openapi.json").json()
     for (method, path), body in routes.items():
@@ -348,3 +364,46 @@ def test_every_body_route_refuses_an_oversized_body_without_reading_it_all(env: 
         status, body, pulled = asyncio.run(_asgi_post(env.app, path, chunked, gen))
         assert (status, body["code"]) == (413, "too_large"), path
         assert limit < pulled <= limit + chunk, path
+
+
+# ------------------------------------------------------------------ the console's forms
+
+
+def _page_problem(resp: Any, status: int, code: str) -> None:
+    """A console refusal: an HTML page naming its problem code."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("text/html")
+    assert f'<code id="problem-code">{code}</code>' in resp.text, resp.text
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw", "status", "code"),
+    [
+        (None, b"csrf=x&token=y", 415, "unsupported_media_type"),
+        ("application/json", b'{"csrf": "x", "token": "y"}', 415, "unsupported_media_type"),
+        ("multipart/form-data; boundary=x", b"--x--", 415, "unsupported_media_type"),
+        (FORM + "; charset=latin-1", b"csrf=x&token=y", 415, "unsupported_media_type"),
+        (FORM, b"csrf=x&token=y&token=z", 400, "bad_request"),
+        (FORM, b"csrf=x&token=y&admin=1", 400, "bad_request"),
+        (FORM, b"csrf=x", 400, "bad_request"),
+        (FORM, b"csrf=x&token=%ff", 400, "bad_request"),
+        (FORM, b"csrf=x&token=" + b"a" * 5000, 413, "too_large"),
+    ],
+)
+def test_a_console_form_is_read_strictly(
+    env: Env, content_type: str | None, raw: bytes, status: int, code: str
+) -> None:
+    """The sign-in form through api/body.py's FormBody: its media type, each field once,
+    nothing else, UTF-8, at most 4 KiB — refused before any token is looked up."""
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    resp = env.client.post("/console/sign-in", content=raw, headers=headers)
+    _page_problem(resp, status, code)
+
+
+def test_a_gzipped_console_form_is_415(env: Env) -> None:
+    headers = {"Content-Type": FORM, "Content-Encoding": "gzip"}
+    resp = env.client.post("/console/sign-out", content=b"csrf=x", headers=headers)
+    _page_problem(resp, 415, "unsupported_media_type")

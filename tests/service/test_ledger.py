@@ -13,7 +13,7 @@ from ledger.core import merkle
 from ledger.core.events import SignedEvent, parse_event, sign
 from ledger.core.receipt import Receipt
 from ledger.errors import NotFound, RuleViolation, StorageError
-from ledger.service import Ledger
+from ledger.service import Ledger, LotFilter
 from tests.support.ledgers import open_ledger, scenario_ledger, tamper
 from tests.support.scenario import (
     BILLET,
@@ -66,7 +66,7 @@ def test_scenario_is_accepted_in_order(db_url: str) -> None:
         keys = led.party_keys("bwm")
         assert len(keys) == 2 and keys[1].revoked_seq is not None
         assert {p.id for p in led.list_parties()} >= {"operator", "bwm", "alus", "packco"}
-        assert [x.lot for x in led.list_lots(custodian="packco")] == [ENCLOSURE]
+        assert [x.lot for x in led.list_lots(where=LotFilter(custodian="packco"))] == [ENCLOSURE]
 
 
 def test_same_event_again_is_idempotent_and_a_changed_one_is_duplicate_id(ledger: Ledger) -> None:

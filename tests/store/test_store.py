@@ -19,6 +19,7 @@ from ledger.store.protocol import (
     CertificateRecord,
     CheckpointRecord,
     EventRecord,
+    LotFilter,
     TokenRecord,
 )
 from ledger.store.sql import SqlStore
@@ -154,8 +155,17 @@ def test_write_round_trip(store: SqlStore) -> None:
         SCRAP: moved.to_dict()
     }
     assert store.parties(["bwm"]) == {"bwm": state.parties["bwm"]}
-    assert [x.lot for x in store.list_lots(after=None, limit=10, custodian="alus")] == [SCRAP]
-    assert store.list_lots(after=None, limit=10, custodian="bwm") == []
+    assert [
+        x.lot for x in store.list_lots(after=None, limit=10, where=LotFilter(custodian="alus"))
+    ] == [SCRAP]
+    assert store.list_lots(after=None, limit=10, where=LotFilter(custodian="bwm")) == []
+    for kept, where in (
+        ([SCRAP], LotFilter(material=moved.material, prefix=SCRAP[:4])),
+        ([SCRAP], LotFilter(prefix=SCRAP)),
+        ([], LotFilter(prefix=SCRAP + "x")),
+        ([], LotFilter(material=moved.material + " ")),
+    ):
+        assert [x.lot for x in store.list_lots(after=None, limit=10, where=where)] == kept
     assert store.list_parties(after=None, limit=10) == [state.parties["bwm"]]
     assert store.credits([account, ("x", "", "Ni", "post_consumer")]) == {account: Decimal("1.5")}
     assert store.events_by_ids(["e1"])["e1"].canonical == b"[]"
