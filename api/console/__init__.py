@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from . import pages
 from .routes import PAGE_HEADERS, NotSignedIn, router, sign_in_response
@@ -19,10 +21,20 @@ from .routes import PAGE_HEADERS, NotSignedIn, router, sign_in_response
 __all__ = ["install", "problem_page"]
 
 
+class _Static(StaticFiles):
+    """The console's assets, with the pages' security headers (``nosniff`` matters most for
+    the verifier's scripts); revalidated (ETag) rather than never stored."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update({**PAGE_HEADERS, "Cache-Control": "no-cache"})
+        return response
+
+
 def install(app: FastAPI) -> None:
     """Add the console's routes, its static assets (``/static``) and its sign-in answer."""
     app.include_router(router)
-    app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
+    app.mount("/static", _Static(packages=[("api", "static")]), name="static")
 
     @app.exception_handler(NotSignedIn)
     async def _sign_in(request: Request, exc: NotSignedIn) -> HTMLResponse:

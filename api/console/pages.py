@@ -197,9 +197,17 @@ def lot_context(
     }
 
 
+#: the last path segments the per-lot routes take (spec §9.6, api/routes/lots.py)
+_ROUTE_WORDS = frozenset({"events", "provenance", "bundle", "recycled-content"})
+
+
 def _path(lot: str) -> str:
-    """A lot id in an API path: ``/`` kept (the routes take the rest of the path), a last
-    segment that is a route word percent-encoded (api/routes/lots.py)."""
+    """A lot id in an API path: ``/`` kept (the routes take the rest of the path), the slash
+    before a last segment that is a route word percent-encoded (spec §9.6): ``X/events`` is
+    ``X%2Fevents``, never the chain of lot ``X``."""
+    head, slash, last = lot.rpartition("/")
+    if slash and last in _ROUTE_WORDS:
+        return f"{quote(head, safe=':/')}%2F{quote(last, safe='')}"
     return quote(lot, safe=":/")
 
 

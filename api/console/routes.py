@@ -176,6 +176,8 @@ def sign_in(
         if not state.auth_failures.allow(client):
             return sign_in_response(request, t("too_many"), 429)
         return sign_in_response(request, t("bad_token"), 401)
+    # a browser signing in again (maybe with another token) ends the session it brought
+    state.console.close(request.cookies.get(SESSION_COOKIE))
     sid, _ = state.console.open(principal.token_hash)
     response = RedirectResponse("/", status_code=303, headers=PAGE_HEADERS)
     _cookie(response, request, SESSION_COOKIE, sid, int(state.console.lifetime))

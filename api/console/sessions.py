@@ -22,6 +22,9 @@ SIGN_IN_COOKIE = "ltl_console_csrf"
 SESSION_SECONDS = 8 * 3600
 #: at most this many live sessions per server; the oldest goes first
 MAX_SESSIONS = 10_000
+#: at most this many live sessions per token, its oldest going first: one token signing in
+#: again and again never pushes other tokens' sessions out of :data:`MAX_SESSIONS`
+MAX_SESSIONS_PER_TOKEN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,9 @@ class ConsoleSessions:
         session = Session(token_hash, secrets.token_urlsafe(32), time.monotonic() + self.lifetime)
         with self._lock:
             self._expire()
+            mine = [s for s, v in self._map.items() if v.token_hash == token_hash]
+            for old in mine[: max(0, len(mine) - MAX_SESSIONS_PER_TOKEN + 1)]:
+                del self._map[old]
             while len(self._map) >= MAX_SESSIONS:
                 del self._map[next(iter(self._map))]
             self._map[sid] = session
