@@ -111,14 +111,16 @@ def tamper(bundle: dict[str, Any]) -> int:
 
 
 def verify(page: Page, expected: str) -> None:
+    """Click "Verify in this browser" and wait for its verdict (the click clears the last
+    one at once, and the button stays disabled until the run ends)."""
     page.click("#verify-button")
-    verdict = page.locator("#verify-verdict")
     page.wait_for_function(
-        "v => ['VALID', 'INVALID', 'ERROR'].some(w => "
+        "() => !document.querySelector('#verify-button').disabled && "
+        "['VALID', 'INVALID', 'ERROR'].some(w => "
         "document.querySelector('#verify-verdict').textContent.startsWith(w))",
-        arg=None,
         timeout=20_000,
     )
+    verdict = page.locator("#verify-verdict")
     assert verdict.inner_text().strip() == expected, (
         verdict.inner_text(),
         page.locator("#verify-errors").inner_text(),
@@ -154,9 +156,8 @@ def test_console_walkthrough(
     check_accessible(page, "overview")
 
     # ---- lots: search the enclosure, open it
-    page.get_by_role("navigation", name="Console", exact=True).get_by_role(
-        "link", name="Lots"
-    ).click()
+    nav = page.get_by_role("navigation", name="Console", exact=True)
+    nav.get_by_role("link", name="Lots").click()
     page.wait_for_url(re.compile(r"/console/lots"))
     check_accessible(page, "lots")
     page.fill("#q", ENCLOSURE)
@@ -209,7 +210,6 @@ def test_console_walkthrough(
     page.unroute("**/v1/lots/**/bundle")
 
     # ---- parties, a party, certificates
-    nav = page.get_by_role("navigation", name="Console", exact=True)
     nav.get_by_role("link", name="Parties").click()
     page.wait_for_url(re.compile(r"/console/parties"))
     assert page.locator("#parties tbody tr").count() >= 3
@@ -289,15 +289,11 @@ def _pixels(png: bytes) -> bytes:
         return image.convert("L").tobytes()
 
 
-def test_lot_page_keyboard(
-    scenario_server: ScenarioServer, browser: Browser, axe_script: Path
-) -> None:
+def test_lot_page_keyboard(scenario_server: ScenarioServer, browser: Browser) -> None:
     """From the top of the lot page, Tab focuses "Skip to content" first (it shows); the
     verify button is reachable by Tab and its focus outline shows."""
-    ctx = browser.new_context(
-        viewport={"width": WIDTH, "height": 900},
-        extra_http_headers=None,
-    )
+    ctx = browser.new_context(viewport={"width": WIDTH, "height": 900}, locale="en-US")
+    ctx.set_default_timeout(15_000)
     try:
         page = ctx.new_page()
         page.goto(f"{scenario_server.url}/")
