@@ -9,8 +9,9 @@ Pure functions of the JSON the service returns (no I/O, no clock):
 - :func:`shares_svg` draws the shares of the recycled-content report (spec §7.6): one stacked
   bar for the lot's mass and one per element, in the same colours, with the figures as text.
 
-Both are self-contained SVG 2 documents to inline in a page: ``role="img"`` with a ``<title>``
-and a one-sentence ``<desc>``, labels in English or Korean, text of at least 12 px, and every
+Both are self-contained SVG 2 documents to inline in a page, labelled by a ``<title>`` and a
+one-sentence ``<desc>``: the chart ``role="img"``, the graph (whose lots are links)
+``role="group"``; labels in English or Korean, text of at least 12 px, and every
 text/background pair at a contrast ratio of at least 4.5:1 (the fills are light, the text is
 dark). They are styled with presentation attributes only (no ``<style>``, no ``style=``), so a
 Content-Security-Policy without ``'unsafe-inline'`` styles does not break them.
@@ -248,8 +249,12 @@ def _text(x: float, y: float, content: str, *, size: int = _SIZE, bold: bool = F
 
 
 def _svg_open(ident: str, width: float, height: float, kind: str, title: str, desc: str) -> str:
+    # a picture with links in it (the graph's lot nodes) is a labelled group: an "img" has
+    # presentational children, so its links would be hidden from assistive technology and
+    # focusable at once (axe-core: nested-interactive, WCAG 4.1.2)
+    role = "group" if kind == "provenance" else "img"
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="ltl-{kind}" id="{ident}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ltl-{kind}" id="{ident}" role="{role}" '
         f'aria-labelledby="{ident}-title {ident}-desc" '
         f'viewBox="0 0 {_px(width)} {_px(height)}" width="{_px(width)}" height="{_px(height)}" '
         f'font-family="{_e(FONT_FAMILY)}">'

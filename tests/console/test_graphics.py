@@ -152,7 +152,7 @@ def test_enclosure_graph_is_well_formed_with_one_box_per_lot_in_its_category_col
     data: Data,
 ) -> None:
     _, root, _ = render(data.graph)
-    assert tag(root) == "svg" and root.get("role") == "img"
+    assert tag(root) == "svg" and root.get("role") == "group"  # its lots are links
     assert root.get("font-family") == FONT_FAMILY
     drawn = {node_lot(el): el for el in nodes(root)}
     assert sorted(drawn) == sorted(n["lot"] for n in data.graph["nodes"])
