@@ -274,7 +274,12 @@ def certificates_page(
     items: list[CertificateSummary] = []
     cursor = after
     while len(items) < limit:
-        page = state.ledger.certificates.list(lot=lot, after=cursor, limit=limit)
+        page = state.ledger.certificates.list(
+            lot=lot,
+            after=cursor,
+            limit=limit,
+            seen_by=None if view is None else principal.party,
+        )
         for record in page:
             if view is None or certificate_within(view, record):
                 status = state.ledger.certificates.status(record.id)

@@ -167,6 +167,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "api_json": ("the same as JSON", "같은 내용 (JSON)"),
     "offline": ("Verify offline", "오프라인 검증"),
     "check": ("Check", "검증"),
+    "minimum": ("Minimum", "최소 기준"),
     # the in-browser verifier's words (api/static/console/verify-page.js fills the {names})
     "v.valid": ("VALID", "유효 (VALID)"),
     "v.invalid": ("INVALID", "무효 (INVALID)"),

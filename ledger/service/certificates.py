@@ -143,10 +143,16 @@ class CertificateBook:
         return json.loads(found.credential), json.loads(found.bundle)
 
     def list(
-        self, *, lot: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        *,
+        lot: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        seen_by: str | None = None,
     ) -> builtins.list[CertificateRecord]:
-        """Issued certificates in id order (of one lot), after the id ``after``."""
-        return self._store.certificates(lot=lot, after=after, limit=limit)
+        """Issued certificates in id order (of one lot), after the id ``after``; with
+        ``seen_by``, only those of lots in that party's view."""
+        return self._store.certificates(lot=lot, after=after, limit=limit, seen_by=seen_by)
 
     def status(self, cert_id: str) -> CertificateStatus:
         """The certificate's current status (its figures re-checked when the log grew; a

@@ -400,9 +400,15 @@ class Store(StoreReads, Protocol):
     def certificate(self, cert_id: str) -> CertificateRecord | None: ...
 
     def certificates(
-        self, *, lot: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        *,
+        lot: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        seen_by: str | None = None,
     ) -> list[CertificateRecord]:
-        """Issued certificates by id (of one lot when ``lot`` is given), after ``after``."""
+        """Issued certificates by id (of one lot when ``lot`` is given), after ``after``;
+        with ``seen_by``, only those of lots in that party's view (spec §9.4, any cut-off)."""
         ...
 
     def certificate_count(self) -> int: ...

@@ -834,10 +834,18 @@ class SqlStore(_Cosignatures):
         return None if not rows else _certificate_record(rows[0])
 
     def certificates(
-        self, *, lot: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        *,
+        lot: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        seen_by: str | None = None,
     ) -> list[CertificateRecord]:
         where: list[str] = []
         params: list[Any] = []
+        if seen_by is not None:  # one query on the visibility index, not a scan of them all
+            where.append("lot IN (SELECT lot FROM visibility WHERE party = ?)")
+            params.append(seen_by)
         if lot is not None:
             where.append("lot = ?")
             params.append(lot)
