@@ -28,7 +28,7 @@ from ledger.service.provenance import PartnerView
 from ledger.service.settings import Settings
 from ledger.service.tokens import Principal
 
-from .console.sessions import SESSION_COOKIE, ConsoleSessions
+from .console.sessions import SESSION_COOKIE, ConsoleSessions, Session
 from .convert import lot_out
 from .limits import RateLimiter, retry_after
 from .problems import HttpProblem
@@ -44,6 +44,7 @@ __all__ = [
     "as_seen",
     "charge_writes",
     "check_actor",
+    "console_session",
     "get_state",
     "lot_named",
     "lot_response",
@@ -141,9 +142,9 @@ def authenticate(request: Request, state: AppState) -> Principal:
     return principal
 
 
-def session_principal(request: Request, state: AppState) -> Principal | None:
-    """The principal of the request's console session cookie (None: none, expired, or its
-    token revoked since sign-in — the session then ends here)."""
+def console_session(request: Request, state: AppState) -> tuple[Session, Principal] | None:
+    """The request's live console session and its principal (None: no cookie, an unknown or
+    expired session, or its token revoked since sign-in — the session then ends here)."""
     sid = request.cookies.get(SESSION_COOKIE)
     session = state.console.get(sid)
     if session is None:
@@ -151,7 +152,14 @@ def session_principal(request: Request, state: AppState) -> Principal | None:
     principal = state.ledger.principal(session.token_hash, hashed=True)
     if principal is None:
         state.console.close(sid)
-    return principal
+        return None
+    return session, principal
+
+
+def session_principal(request: Request, state: AppState) -> Principal | None:
+    """The principal of the request's console session cookie (see :func:`console_session`)."""
+    found = console_session(request, state)
+    return None if found is None else found[1]
 
 
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:

@@ -143,11 +143,12 @@ def _site(ev: SignedEvent) -> str | None:
 
 
 def event_rows(
-    state: AppState, events: Iterable[tuple[int, SignedEvent]], lot: str | None = None
+    events: Iterable[tuple[int, SignedEvent]],
+    names: Mapping[str, tuple[str, str]],
+    lot: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of an event table: log index, type, party (name, country), site, time, mass (on
     ``lot`` when given), key id, and the link to the signed JSON with its inclusion proof."""
-    names = party_names(state)
     rows = []
     for seq, ev in events:
         name, country = names.get(ev.actor, (ev.actor, ""))
@@ -176,6 +177,7 @@ def lot_context(
 ) -> dict[str, Any]:
     """Everything the lot page shows, each part read as the API reads it for this token."""
     lot = lot_of(state, principal, lot_id)  # 404 first, before anything else is read
+    names = party_names(state)  # the directory, read once for the whole page
     chain: list[ChainItem] = chain_of(state, principal, lot_id).items
     events = [(item.seq, event_from_json(item.event)) for item in chain]
     graph = provenance_of(state, principal, lot_id).model_dump(by_alias=True)
@@ -183,7 +185,7 @@ def lot_context(
     certs = certificates_page(state, principal, base_url, lot=lot_id, limit=100)
     return {
         "lot": lot,
-        "timeline": event_rows(state, events, lot_id),
+        "timeline": event_rows(events, names, lot_id),
         "graph_svg": graphics.provenance_svg(graph, lang=lang, link=lot_url),
         "graph_nodes": graph["nodes"],
         "shares_svg": graphics.shares_svg(report, lang=lang),
@@ -192,7 +194,7 @@ def lot_context(
         "certificates": certs.items,
         "bundle_url": f"/v1/lots/{_path(lot_id)}/bundle",
         "json_url": f"/v1/lots/{_path(lot_id)}",
-        "names": party_names(state),
+        "names": names,
         "verify_labels": VERIFY_LABELS,
     }
 

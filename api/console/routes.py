@@ -25,7 +25,7 @@ from ledger.core.values import LOT_ID_MAX, LOT_STATUSES, PARTY_ID_RE, TEXT_MAX
 from ledger.service.tokens import Principal
 
 from ..body import FormBody
-from ..deps import AppState, State, session_principal
+from ..deps import AppState, State, console_session
 from ..problems import HttpProblem, validation_detail
 from ..views import (
     certificates_page,
@@ -118,13 +118,21 @@ class NotSignedIn(Exception):
     """A console page asked for without a live session: answered with the sign-in page."""
 
 
+def _signed(request: Request, state: AppState) -> Signed | None:
+    """The signed-in caller of the request (None: no live session)."""
+    found = console_session(request, state)
+    if found is None:
+        return None
+    session, principal = found
+    return Signed(request, state, principal, session.csrf)
+
+
 async def signed_in(request: Request, state: State) -> Signed:
     """The page's signed-in caller (else :class:`NotSignedIn`: the sign-in form)."""
-    principal = session_principal(request, state)
-    session = state.console.get(request.cookies.get(SESSION_COOKIE))
-    if principal is None or session is None:
+    page = _signed(request, state)
+    if page is None:
         raise NotSignedIn()
-    return Signed(request, state, principal, session.csrf)
+    return page
 
 
 Page = Annotated[Signed, Depends(signed_in)]
@@ -144,11 +152,9 @@ def sign_in_response(request: Request, error: str | None = None, status: int = 2
 # ------------------------------------------------------------------ sign-in, language
 @router.get("/")
 def overview(request: Request, state: State) -> HTMLResponse:
-    principal = session_principal(request, state)
-    session = state.console.get(request.cookies.get(SESSION_COOKIE))
-    if principal is None or session is None:
+    page = _signed(request, state)
+    if page is None:
         return sign_in_response(request)
-    page = Signed(request, state, principal, session.csrf)
     record = state.ledger.cosigned_checkpoint()
     return _html(
         pages.render(
@@ -158,7 +164,7 @@ def overview(request: Request, state: State) -> HTMLResponse:
             checkpoint=record,
             signatures=pages.note_signatures(record.note),
             health=state.ledger.log_status(),
-            events=pages.event_rows(state, recent_events(state, principal)),
+            events=pages.event_rows(recent_events(state, page.principal), pages.party_names(state)),
         )
     )
 
@@ -343,15 +349,14 @@ async def issue(
 ) -> Response:
     """Issue a certificate of a lot, as ``POST /v1/certificates`` does for the same token
     (a partner only for a lot of its own custody history)."""
-    principal = session_principal(request, state)
-    session = state.console.get(request.cookies.get(SESSION_COOKIE))
-    if principal is None or session is None or not _same(form.get("csrf"), session.csrf):
+    page = _signed(request, state)
+    if page is None or not _same(form.get("csrf"), page.csrf):
         raise _csrf_refused()
     try:
         request_ = CertificateIn.model_validate({"lot": form["lot"].strip()})
     except ValidationError as e:
         raise HttpProblem("bad_request", validation_detail(e.errors(), ("form",))) from None
     lot_id = request_.lot
-    await run_in_threadpool(issue_certificate, state, principal, lot_id)
+    await run_in_threadpool(issue_certificate, state, page.principal, lot_id)
     target = pages.with_query("/console/certificates", {"lot": lot_id})
     return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)

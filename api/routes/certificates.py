@@ -31,7 +31,6 @@ from ledger.client.models import (
 from ledger.core.values import UUID_RE
 from ledger.errors import NotFound
 from ledger.service.certificates import CertificateRecord
-from ledger.service.tokens import Principal
 
 from ..body import ModelJson
 from ..deps import PROBLEMS, Admin, AppState, Auth, State
@@ -211,10 +210,6 @@ def revoke(
     return CertificateStatusOut(**status.to_json())
 
 
-def _stored(state: AppState, cert_id: str, principal: Principal) -> CertificateRecord:
-    return stored_certificate(state, principal, cert_id)
-
-
 def _verification(
     state: AppState,
     credential: dict[str, Any],
@@ -290,7 +285,7 @@ def _html(state: AppState, request: Request, record: CertificateRecord, lang: st
 def as_pdf(
     cert_id: CertId, request: Request, state: State, principal: Auth, lang: Lang = "en+ko"
 ) -> Response:
-    return _pdf(state, request, _stored(state, cert_id, principal), lang)
+    return _pdf(state, request, stored_certificate(state, principal, cert_id), lang)
 
 
 @router.get(
@@ -302,7 +297,7 @@ def as_pdf(
 def as_html(
     cert_id: CertId, request: Request, state: State, principal: Auth, lang: Lang = "en+ko"
 ) -> HTMLResponse:
-    return _html(state, request, _stored(state, cert_id, principal), lang)
+    return _html(state, request, stored_certificate(state, principal, cert_id), lang)
 
 
 @router.get(
@@ -312,7 +307,7 @@ def as_html(
     summary="The certificate's status (spec §8.9)",
 )
 def status_of(cert_id: CertId, state: State, principal: Auth) -> CertificateStatusOut:
-    record = _stored(state, cert_id, principal)
+    record = stored_certificate(state, principal, cert_id)
     return CertificateStatusOut(**state.ledger.certificates.status(record.id).to_json())
 
 
@@ -322,7 +317,7 @@ def status_of(cert_id: CertId, state: State, principal: Auth) -> CertificateStat
     summary="The certificate (the credential JSON)",
 )
 def as_json(cert_id: CertId, state: State, principal: Auth) -> Any:
-    return JSONResponse(credential_json(_stored(state, cert_id, principal)))
+    return JSONResponse(credential_json(stored_certificate(state, principal, cert_id)))
 
 
 # ---------------------------------------------------------------------- without a token

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.console import sessions
 from api.console.sessions import ConsoleSessions
-from ledger.core.events import sign
-from tests.api.test_api import LATE, Env, app_env
+from tests.api.test_api import Env, app_env
 from tests.console.test_pages import signed_in
 from tests.support.ledgers import PUBLIC_URL
-from tests.support.scenario import KEYS, NICKEL, US_SITE, private_key
+from tests.support.scenario import NICKEL, private_key
 
 
 @pytest.fixture
@@ -28,20 +27,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 
 def _create(env: Env, lot: str, actor: str = "bwm") -> None:
-    ev = sign(
-        type="lot.create",
-        actor=actor,
-        key=KEYS[actor],
-        body={
-            "lot": lot,
-            "material": "aluminium scrap",
-            "mass_kg": "100",
-            "source": "post_consumer",
-            "site": US_SITE,
-        },
-        time=LATE,
-    )
-    resp = env.post_event(ev, env.partner[actor])
+    resp = env.post_event(env.create(lot, actor), env.partner[actor])
     assert resp.status_code == 201, resp.text
 
 
