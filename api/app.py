@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from ledger.attest.credentials import did_key
+from ledger.core.gc import freeze_heap
 from ledger.core.keys import Ed25519PrivateKey, public_raw
 from ledger.errors import LedgerError
 from ledger.service import Ledger
@@ -29,7 +31,7 @@ from .routes import (
     wellknown,
 )
 
-__all__ = ["create_app"]
+__all__ = ["app_from_env", "create_app"]
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        led.start_witnessing()  # spec §5.9: nothing to do without LEDGER_WITNESSES
+        led.writer.bind(asyncio.get_running_loop())  # a sequencer's answers come in there
+        if not settings.sequencer:  # with one, the node's sequencer process runs witnessing
+            led.start_witnessing()  # spec §5.9: nothing to do without LEDGER_WITNESSES
         yield
         if owned:
             led.close()
@@ -91,3 +95,11 @@ def _attestation_key(settings: Settings) -> Ed25519PrivateKey | None:
         raise
     except LedgerError:
         return None
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker of ``ledger serve --workers N`` (a uvicorn factory): the settings
+    from ``LEDGER_*``, the node's sequencer from ``LEDGER_SEQUENCER``."""
+    app = create_app(Settings())
+    freeze_heap()
+    return app

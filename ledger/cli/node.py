@@ -207,6 +207,15 @@ def token_revoke(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="HTTP worker processes (parsing, auth, signature checks); one sequencer "
+            "process orders and commits for all of them",
+        ),
+    ] = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -214,39 +223,63 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the HTTP API (uvicorn; SQLite at ./ledger.db unless LEDGER_DATABASE_URL is set)."""
+    """Serve the HTTP API (uvicorn; SQLite at ./ledger.db unless LEDGER_DATABASE_URL is set).
+
+    Several nodes may serve one PostgreSQL database (or one SQLite file on one machine): each
+    node's sequencer takes the writers' lock per group commit, so the log stays one sequence.
+    """
     import uvicorn
 
     from api import create_app
 
-    if demo:
-        # the certificates of a demo point at this very server unless told otherwise
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        public = os.environ.get("LEDGER_PUBLIC_URL") or f"http://{shown}:{port}"
-        settings = _settings(demo=True, public_url=public)
-    else:
-        settings = _settings()
-    try:
-        app_ = create_app(settings)
-    except LedgerError as e:
-        raise fail(str(e)) from e
-    if demo:
-        from .demo import seed_demo
+    from ..core.gc import freeze_heap
+    from ..service.settings import open_ledger
+    from .serving import sequencer_process
 
-        state = app_.state.ltl
-        tokens = seed_demo(state.ledger)
-        typer.echo("demo data seeded; tokens (EXAMPLE, demo only):")
-        for party, token in tokens.items():
-            typer.echo(f"  {party:8s} {token}")
-    _echo_anchors(app_.state.ltl.ledger.log_signer.verifier.vkey, app_.state.ltl.attest_did)
-    if settings.public_url:
-        typer.echo(f"public URL {settings.public_url} (certificate pages /c/…, status lists)")
-    elif not settings.demo:
-        typer.echo(
-            "public URL unset: certificates are refused (public_url_unset) until "
-            "LEDGER_PUBLIC_URL names where strangers reach this server"
+    if demo:
+        # the certificates of a demo point at this very server unless told otherwise; set in
+        # the environment, which the sequencer and the workers read
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        os.environ["LEDGER_PUBLIC_URL"] = (
+            os.environ.get("LEDGER_PUBLIC_URL") or f"http://{shown}:{port}"
         )
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+        os.environ["LEDGER_DEMO"] = "true"
+    with sequencer_process() as path:
+        settings = _settings(sequencer=path)
+        try:
+            ledger = open_ledger(settings)
+        except LedgerError as e:
+            raise fail(str(e)) from e
+        with ledger:
+            if demo:
+                from .demo import seed_demo
+
+                tokens = seed_demo(ledger)
+                typer.echo("demo data seeded; tokens (EXAMPLE, demo only):")
+                for party, token in tokens.items():
+                    typer.echo(f"  {party:8s} {token}")
+        app_ = create_app(settings)
+        _echo_anchors(ledger.log_signer.verifier.vkey, app_.state.ltl.attest_did)
+        if settings.public_url:
+            typer.echo(f"public URL {settings.public_url} (certificate pages /c/…, status lists)")
+        elif not settings.demo:
+            typer.echo(
+                "public URL unset: certificates are refused (public_url_unset) until "
+                "LEDGER_PUBLIC_URL names where strangers reach this server"
+            )
+        if workers == 1:
+            freeze_heap()
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        else:
+            app_.state.ltl.ledger.close()  # each worker opens its own (api.app.app_from_env)
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+            )
 
 
 def _settings(**overrides: Any) -> Settings:

@@ -20,7 +20,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused"]
+__all__ = ["freeze_heap", "gc_paused"]
 
 _running: list[None] = []  # one item per running pause
 
@@ -39,3 +39,14 @@ def gc_paused() -> Iterator[None]:
         _running.pop()
         if not _running:
             gc.enable()
+
+
+def freeze_heap() -> None:
+    """Collect once, then keep everything alive now out of every later collection.
+
+    For a server right before it serves: its app, routes, models and caches live as long as the
+    process, and without this every full collection would rescan all of them (gc.freeze, as
+    CPython's documentation suggests for long-running servers).
+    """
+    gc.collect()
+    gc.freeze()

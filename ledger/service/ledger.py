@@ -35,7 +35,9 @@ from .identity import claim_database
 from .log import Log
 from .reads import Reads
 from .reindex import needs_reindex, reindex
+from .sequencer import RemoteWriter
 from .sources import source_for
+from .submit import Submitter
 from .tiles import TilesExport, export_tiles
 from .witnessing import Witnessing, WitnessTarget
 from .writer import Writer
@@ -57,6 +59,8 @@ class Ledger:
         witnesses, witness_quorum, witness_interval: the log's tlog-witnesses, how many must
             have cosigned the served checkpoint, and the seconds between rounds of submissions
             (spec §5.9; the rounds run once :meth:`start_witnessing` is called).
+        sequencer: the Unix socket of the node's sequencer process (``ledger serve``): appends
+            are checked here and ordered and committed there (``ledger.service.sequencer``).
 
     Raises:
         LogKeyMismatch: the database's log is pinned to another log key or origin.
@@ -78,6 +82,7 @@ class Ledger:
         witnesses: Sequence[WitnessTarget] = (),
         witness_quorum: int = 0,
         witness_interval: float = 2.0,
+        sequencer: str | None = None,
     ) -> None:
         claim_database(store, log_signer.verifier, demo=demo)
         self.store = store
@@ -97,7 +102,7 @@ class Ledger:
         )
         if needs_reindex(store):
             reindex(store, self.config)
-        self.writer = Writer(store, self.config, self.clock, max_batch)
+        self.writer = _writer(store, self.config, self.clock, max_batch, sequencer)
         self.certificates = CertificateBook(
             store,
             bundle=self.bundle,
@@ -337,3 +342,16 @@ class Ledger:
     def revoke_token(self, token_hash: str) -> bool:
         """Revoke a live token by its SHA-256; False when there is none."""
         return self.store.revoke_token(token_hash)
+
+
+def _writer(
+    store: Store,
+    config: rules.RuleConfig,
+    clock: Callable[[], datetime],
+    max_batch: int,
+    sequencer: str | None,
+) -> Submitter:
+    """The ledger's own writer thread, or its line to the node's sequencer process."""
+    if sequencer:
+        return RemoteWriter(store, sequencer)
+    return Writer(store, config, clock, max_batch)

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     witnesses: str = ""
     witness_quorum: int = Field(default=0, ge=0)
     witness_interval: float = Field(default=2.0, gt=0, le=3600)
+    #: the Unix socket of this node's sequencer process (set by ``ledger serve`` for its
+    #: workers; unset: the process appends through a writer thread of its own)
+    sequencer: str | None = None
 
     @field_validator("witnesses")
     @classmethod
@@ -249,6 +252,7 @@ def open_ledger(settings: Settings) -> Ledger:
             witnesses=settings.witness_targets(),
             witness_quorum=settings.witness_quorum,
             witness_interval=settings.witness_interval,
+            sequencer=settings.sequencer,
         )
     except BaseException:
         store.close()

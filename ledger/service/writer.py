@@ -18,32 +18,22 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from ..core import merkle, rules, visibility
-from ..core.events import SignedEvent, parse_event
+from ..core.events import SignedEvent
 from ..core.gc import gc_paused
-from ..core.keys import verify
 from ..core.receipt import Receipt
 from ..core.rules import Account, Key, Lot, Party
 from ..core.visibility import Cutoff
 from ..errors import LedgerError, RuleViolation, StorageError
 from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
+from .submit import Pending, Submitter
 
 __all__ = ["Writer"]
-
-
-@dataclass(slots=True)
-class _Pending:
-    """An event on its way to the writer; ``verified``: its signature was checked already."""
-
-    ev: SignedEvent
-    verified: bool
-    future: Future[Receipt] = field(default_factory=Future)
 
 
 @dataclass(slots=True)
@@ -162,7 +152,7 @@ class _Views:
         return found
 
 
-class Writer:
+class Writer(Submitter):
     """The one writer thread of a ledger over ``store``.
 
     Args:
@@ -172,8 +162,6 @@ class Writer:
         max_batch: most events committed in one group.
     """
 
-    _PIPELINE = 250  # append_many hands the writer this many events at a time
-
     def __init__(
         self,
         store: Store,
@@ -181,13 +169,12 @@ class Writer:
         clock: Callable[[], datetime],
         max_batch: int = 2000,
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.config = config
         self.clock = clock
         self.max_batch = max_batch
-        self._pubs: dict[str, tuple[str, bytes]] = {}  # kid -> (party, pub): never changes
         self._cache = _Cache()
-        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Pending] | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -199,80 +186,19 @@ class Writer:
             self._queue.put(None)
             self._thread.join()
 
-    # ------------------------------------------------------------------ callers' side
-    def append(self, event: bytes | SignedEvent) -> Receipt:
-        """Append one signed event; returns once it is durably committed.
-
-        Raises:
-            RuleViolation: the event was refused (``code`` says why).
-            StorageError: the database failed; nothing was written.
-        """
-        pending = self.prepare(event)
-        self._enqueue([pending])
-        return pending.future.result()
-
-    def submit(self, event: bytes | SignedEvent) -> Future[Receipt]:
-        """Parse, verify and queue one event without waiting (see ``Ledger.submit``)."""
-        pending = self.prepare(event)
-        self._enqueue([pending])
-        return pending.future
-
-    def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
-        """Append events in order; per event its ``Receipt`` or the error that refused it."""
-        results: list[Receipt | LedgerError | _Pending] = []
-        batch: list[_Pending] = []
-        with gc_paused():
-            for item in events:
-                try:
-                    pending = self.prepare(item)
-                except LedgerError as e:
-                    results.append(e)
-                    continue
-                batch.append(pending)
-                results.append(pending)
-                if len(batch) == self._PIPELINE:
-                    # hand this part to the writer now: its commit (fsync, SQLite work outside
-                    # the GIL) overlaps with verifying the next part here
-                    self._enqueue(batch)
-                    batch = []
-        self._enqueue(batch)
-        out: list[Receipt | LedgerError] = []
-        for r in results:
-            if isinstance(r, _Pending):
-                exc = r.future.exception()  # waits
-                out.append(exc if isinstance(exc, LedgerError) else r.future.result())
-            else:
-                out.append(r)
-        return out
-
-    def prepare(self, event: bytes | SignedEvent) -> _Pending:
-        """Parse the event and, when its key is known, check its signature (in the caller's
-        thread).
-
-        Raises:
-            RuleViolation: ``invalid_event`` or ``bad_signature``.
-        """
-        ev = event if isinstance(event, SignedEvent) else parse_event(event)
-        known = self._pubs.get(ev.kid)
-        if known is None:
-            key = self.store.keys([ev.kid]).get(ev.kid)
-            if key is not None:
-                known = self._pubs[ev.kid] = (key.party, key.pub)
-        if known is not None and known[0] == ev.actor:
-            if not verify(known[1], ev.sig, ev.signing_input):
-                raise RuleViolation(
-                    "bad_signature",
-                    f"the signature does not verify under key {ev.kid} of {ev.actor}: sign "
-                    "'ltl/v1/event\\n' + JCS(envelope without sig) with that key",
-                )
-            return _Pending(ev, verified=True)
-        return _Pending(ev, verified=False)  # the writer checks the key and the signature
-
-    def _enqueue(self, batch: list[_Pending]) -> None:
+    def _enqueue(self, batch: list[Pending]) -> None:
         if self._closed:
             raise StorageError("the ledger is closed; open a new Ledger")
         for i in range(0, len(batch), self.max_batch):
             self._queue.put(batch[i : i + self.max_batch])
+
+    def commit(self, group: list[Pending]) -> None:
+        """Commit ``group`` now, in the caller's thread, and answer each event's future: for
+        the one caller that does its own grouping (the node's sequencer), never beside
+        :meth:`append` on the same writer."""
+        for i in range(0, len(group), self.max_batch):
+            with gc_paused():
+                self._commit_or_isolate(group[i : i + self.max_batch])
 
     # ------------------------------------------------------------------ the writer thread
     def _loop(self) -> None:
@@ -296,7 +222,7 @@ class Writer:
             if stop:
                 return
 
-    def _commit_or_isolate(self, group: list[_Pending]) -> None:
+    def _commit_or_isolate(self, group: list[Pending]) -> None:
         """Commit the group; when the database refuses it, commit its events one by one so that
         only an event the database itself refuses fails (one partner's bad write never fails
         another partner's event that shared its group)."""
@@ -320,9 +246,9 @@ class Writer:
             if not p.future.done():
                 p.future.set_exception(err)  # running or pending: both may be set
 
-    def _commit_group(self, group: list[_Pending]) -> None:
-        accepted: list[tuple[_Pending, int]] = []
-        settled: list[tuple[_Pending, Receipt | LedgerError]] = []
+    def _commit_group(self, group: list[Pending]) -> None:
+        accepted: list[tuple[Pending, int]] = []
+        settled: list[tuple[Pending, Receipt | LedgerError]] = []
         now = self.clock()
         out = AppendBatch()
         with self.store.write() as tx:

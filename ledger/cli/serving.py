@@ -1,0 +1,117 @@
+"""``ledger serve``'s processes: the node's sequencer first, then one or N HTTP workers.
+
+The sequencer (``ledger.service.sequencer``) is the node's single writer; it is started
+before any worker and stopped after the last one, and its Unix socket lives in a private
+folder (mode 0700) removed at exit. When the sequencer dies, the server stops (it never serves
+writes it cannot commit); when the server dies, even by ``kill -9``, the sequencer sees its
+standard input close, commits what it was given and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from ..service.sequencer import READY, serve
+
+__all__ = ["sequencer_main", "sequencer_process"]
+
+
+def sequencer_main() -> None:
+    """The sequencer process (its one argument: the socket path); settings from ``LEDGER_*``."""
+    from ..errors import LedgerError
+    from ..service.settings import Settings, open_ledger
+    from ..service.writer import Writer
+
+    path = sys.argv[1]
+    try:
+        ledger = open_ledger(Settings(sequencer=None))
+    except LedgerError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise SystemExit(2) from e  # a usage error, as the command line's `fail`
+    ledger.start_witnessing()
+    stop = threading.Event()
+
+    def watch_parent() -> None:
+        sys.stdin.buffer.read()  # returns at EOF: the node's server is gone
+        stop.set()
+
+    threading.Thread(target=watch_parent, name="sequencer-parent", daemon=True).start()
+    try:
+        assert isinstance(ledger.writer, Writer)
+        serve(path, ledger.writer, stop)
+    finally:
+        ledger.close()  # commits what was queued, then closes the database
+
+
+@contextmanager
+def sequencer_process() -> Iterator[str]:
+    """Start this node's sequencer with the settings of ``LEDGER_*``; yield its socket path
+    (also set as ``LEDGER_SEQUENCER`` for the workers).
+
+    Raises:
+        typer.Exit: the sequencer could not open the ledger (its error is printed above).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="ltl-sequencer-"))  # mode 0700
+    path = str(folder / "sequencer.sock")
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_SEQUENCER"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ledger.cli.serving import sequencer_main; sequencer_main()",
+            path,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        line = proc.stdout.readline().strip()
+        if line != READY:
+            proc.wait()
+            typer.echo(
+                f"error: the sequencer did not start (exit {proc.returncode}); "
+                "its error is printed above",
+                err=True,
+            )
+            raise typer.Exit(proc.returncode or 1)
+        stopping = threading.Event()
+
+        def watch() -> None:
+            code = proc.wait()
+            if not stopping.is_set():
+                typer.echo(
+                    f"error: the sequencer exited (code {code}); stopping the server so that "
+                    "no write is accepted that cannot be committed",
+                    err=True,
+                )
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="sequencer-watch", daemon=True).start()
+        os.environ["LEDGER_SEQUENCER"] = path
+        try:
+            yield path
+        finally:
+            stopping.set()
+            os.environ.pop("LEDGER_SEQUENCER", None)
+    finally:
+        proc.stdin.close()  # the sequencer commits what it was given and exits
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
