@@ -85,8 +85,12 @@ class AppState:
     #: kept for the public pages, at most 256)
     certificate_reports: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     certificate_reports_lock: Lock = field(default_factory=Lock)
-    #: console sessions (api/console): opaque id -> token hash, in memory, expiring
-    console: ConsoleSessions = field(default_factory=ConsoleSessions)
+    #: console sessions (api/console): opaque id -> token hash, expiring, in the database so
+    #: that every worker and node shares them
+    console: ConsoleSessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.console = ConsoleSessions(self.ledger.sessions)
 
 
 async def get_state(request: Request) -> AppState:

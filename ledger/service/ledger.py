@@ -4,7 +4,8 @@
 * :class:`~ledger.service.reads.Reads`: lots, parties, keys, chains, events;
 * :class:`~ledger.service.log.Log`: checkpoints signed on demand, inclusion and consistency proofs;
 * ``bundles``, ``provenance``, ``sources``: audit bundles, upstream graphs and partner views,
-  recycled-content reports; ``fsck``: re-derivation; ``tokens``: API tokens.
+  recycled-content reports; ``fsck``: re-derivation; ``tokens``: API tokens; ``sessions``: the
+  console's sign-in sessions (``ledger.sessions``).
 
 The HTTP API and the command line talk to this facade only, never to the store.
 """
@@ -36,6 +37,7 @@ from .log import Log
 from .reads import Reads
 from .reindex import needs_reindex, reindex
 from .sequencer import RemoteWriter
+from .sessions import SessionBook
 from .sources import source_for
 from .submit import Submitter
 from .tiles import TilesExport, export_tiles
@@ -111,6 +113,7 @@ class Ledger:
             config=self.config,
             clock=self.clock,
         )
+        self.sessions = SessionBook(store)
         self._closed = False
 
     def close(self) -> None:

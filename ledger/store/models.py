@@ -14,6 +14,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "CertificateRow",
     "CheckpointRow",
+    "ConsoleSessionRow",
     "CreditRow",
     "CustodyRow",
     "EventLotRow",
@@ -221,6 +222,25 @@ class TokenRow(SQLModel, table=True):
     role: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str = Field(sa_column=Column(Text, nullable=False))
     revoked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A console sign-in session (spec §9.10), shared by every server process on the database:
+    the SHA-256 of its id (never the id), the token's SHA-256, its CSRF token, and its opening
+    and end in microseconds since the Unix epoch (UTC). Rows are deleted on sign-out, expiry and
+    eviction (not append-only)."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (
+        Index("ix_console_sessions_token", "token_hash", "created_us"),
+        Index("ix_console_sessions_created", "created_us"),
+        Index("ix_console_sessions_expires", "expires_us"),
+    )
+    sid_hash: str = Field(sa_column=Column(Text, primary_key=True))
+    token_hash: str = Field(sa_column=Column(Text, nullable=False))
+    csrf: str = Field(sa_column=Column(Text, nullable=False))
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 #: Every table whose rows are never changed or removed (guarded by triggers in the database).

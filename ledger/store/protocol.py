@@ -35,6 +35,7 @@ __all__ = [
     "LotEvent",
     "LotFilter",
     "PartyEvent",
+    "SessionRecord",
     "StateRow",
     "Store",
     "StoreReads",
@@ -142,6 +143,19 @@ class TokenRecord:
     role: str
     created_at: str
     revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A console sign-in session as stored: the SHA-256 of its id (never the id itself, so a
+    copy of the table gives no live cookie), its token's SHA-256, its CSRF token, and when it
+    was opened and when it ends, in microseconds since the Unix epoch (wall clock, UTC)."""
+
+    sid_hash: str
+    token_hash: str
+    csrf: str
+    created_us: int
+    expires_us: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +405,24 @@ class Store(StoreReads, Protocol):
 
     def revoke_token(self, token_hash: str) -> bool:
         """Revoke a live token; False when there is none with that hash."""
+        ...
+
+    # --- console sessions (shared by every server process on the database)
+    def open_session(
+        self, record: SessionRecord, *, now_us: int, per_token: int, most: int
+    ) -> None:
+        """Store a new session, in one transaction serialized with every other ``open_session``
+        on the database: first drop the sessions expired at ``now_us``, then the token's oldest
+        so that it keeps at most ``per_token`` with the new one, then the oldest of all so that
+        at most ``most`` remain with it."""
+        ...
+
+    def session(self, sid_hash: str) -> SessionRecord | None:
+        """The stored session whose id has this SHA-256 (expired or not; None: none)."""
+        ...
+
+    def delete_session(self, sid_hash: str) -> bool:
+        """Forget a session; False when there was none."""
         ...
 
     def add_certificate(self, certificate: CertificateRecord) -> bool:

@@ -3,10 +3,10 @@
 The table models (``ledger.store.models``) are the schema, and the statements here take their
 column lists from them. The rows the store receives are named records whose fields must be the
 columns of their table, in order (``EventRows``' records, ``EventRecord`` + ``EventMeta``,
-checkpoints, tokens, certificates, Merkle nodes): that is asserted below when this module is
-imported, so a column added to a model without its record fails at once, not in production. A
-derived table is its key column, the record members copied into columns for filtering, and
-``data`` (the record as JSON), in that order.
+checkpoints, tokens, certificates, Merkle nodes; console sessions, in ``sessions.py``): that is
+asserted when the module is imported, so a column added to a model without its record fails at
+once, not in production. A derived table is its key column, the record members copied into
+columns for filtering, and ``data`` (the record as JSON), in that order.
 
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` so a commit is fsync'd before it
 returns; PostgreSQL keeps its default ``synchronous_commit=on``. Writers are serialized across
@@ -86,6 +86,7 @@ from .protocol import (
     StateRow,
     TokenRecord,
 )
+from .sessions import SessionQueries
 
 __all__ = ["SqlStore", "migrate", "normalize_url"]
 
@@ -584,7 +585,7 @@ def _visible_lots_sql(party: str, after: str | None, where: LotFilter) -> tuple[
     return sql, params
 
 
-class SqlStore(_Cosignatures):
+class SqlStore(SessionQueries, _Cosignatures):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:

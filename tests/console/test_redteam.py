@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from tests.support.scenario import NICKEL, private_key
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    with app_env(f"sqlite:///{tmp_path}/ledger.db", auth_failures_per_minute=10_000) as e:
+def env(db_url: str) -> Iterator[Env]:
+    with app_env(db_url, auth_failures_per_minute=10_000) as e:
         yield e
 
 
@@ -65,10 +64,10 @@ def test_lot_json_link_names_the_lot_even_when_its_id_ends_in_a_route_word(
 # pre-session CSRF pair comes with GET /) and evict every other user's console session, the
 # oldest first: a partner could sign every auditor out, over and over.
 def test_one_token_signing_in_again_and_again_cannot_evict_other_sessions(
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sessions, "MAX_SESSIONS", 50)
-    book = ConsoleSessions()
+    book = ConsoleSessions(env.ledger.sessions)
     victim, _ = book.open("auditor-token-hash")
     for _ in range(200):
         book.open("hostile-partner-token-hash")

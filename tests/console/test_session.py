@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ from tests.support.ledgers import ORIGIN, open_ledger
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+def ledger(db_url: str) -> Iterator[Ledger]:
+    led = open_ledger(db_url)
     yield led
     led.close()
 

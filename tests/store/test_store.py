@@ -20,6 +20,7 @@ from ledger.store.protocol import (
     CheckpointRecord,
     EventRecord,
     LotFilter,
+    SessionRecord,
     TokenRecord,
 )
 from ledger.store.sql import SqlStore
@@ -79,7 +80,11 @@ def _head_revision() -> str:
 
 def test_schema_comes_from_the_alembic_migration(store: SqlStore) -> None:
     names = set(inspect(store.engine).get_table_names())
-    assert {"alembic_version", *APPEND_ONLY_TABLES, "lots", "parties", "keys", "credits"} <= names
+    assert {
+        "alembic_version",
+        *APPEND_ONLY_TABLES,
+        *("lots", "parties", "keys", "credits", "tokens", "console_sessions"),
+    } <= names
     with store.engine.connect() as c:
         version = c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == _head_revision()
@@ -200,6 +205,28 @@ def test_tokens_and_certificates(store: SqlStore) -> None:
     store.add_certificate(cert)
     assert store.certificate("urn:uuid:1") == cert
     assert store.certificate("urn:uuid:2") is None
+
+
+def test_console_sessions_are_purged_capped_and_deleted(store: SqlStore) -> None:
+    def opened(sid: str, token: str, at: int) -> None:
+        record = SessionRecord(sid, token, "csrf-" + sid, at, at + 100)
+        store.open_session(record, now_us=at, per_token=2, most=3)
+
+    def live(*sids: str) -> list[bool]:
+        return [store.session(s) is not None for s in sids]
+
+    opened("s1", "t1", 10)
+    assert store.session("s1") == SessionRecord("s1", "t1", "csrf-s1", 10, 110)
+    opened("s2", "t1", 20)
+    opened("s3", "t1", 30)  # t1's oldest goes: at most 2 per token
+    assert store.session("s1") is None and store.session("s2") is not None
+    opened("s4", "t2", 40)
+    opened("s5", "t3", 50)  # the oldest of all goes: at most 3
+    assert live("s2", "s3", "s4", "s5") == [False, True, True, True]
+    opened("s6", "t4", 145)  # s3 and s4 ended at 130 and 140: purged before counting
+    assert live("s3", "s4", "s5", "s6") == [False, False, True, True]
+    assert store.delete_session("s5") and not store.delete_session("s5")
+    assert store.is_empty()  # sessions are not ledger data
 
 
 def test_log_meta_records_each_name_once(store: SqlStore) -> None:
