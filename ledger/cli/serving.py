@@ -88,11 +88,12 @@ def sequencer_process() -> Iterator[str]:
                 err=True,
             )
             raise typer.Exit(proc.returncode or 1)
-        stopping = threading.Event()
+        stopping, died = threading.Event(), threading.Event()
 
         def watch() -> None:
             code = proc.wait()
             if not stopping.is_set():
+                died.set()
                 typer.echo(
                     f"error: the sequencer exited (code {code}); stopping the server so that "
                     "no write is accepted that cannot be committed",
@@ -107,6 +108,8 @@ def sequencer_process() -> Iterator[str]:
         finally:
             stopping.set()
             os.environ.pop("LEDGER_SEQUENCER", None)
+        if died.is_set():
+            raise typer.Exit(1)  # stopped because the sequencer died: not a clean exit
     finally:
         proc.stdin.close()  # the sequencer commits what it was given and exits
         try:

@@ -160,31 +160,46 @@ def serve(path: str, writer: Writer, stop: threading.Event) -> None:
     selector.register(listener, selectors.EVENT_READ, None)
     print(READY, flush=True)
     with listener, selector:
-        while not stop.is_set():
-            group: list[tuple[_Worker, int, Pending]] = []
-            for key, _ in selector.select(timeout=0.2):
-                if key.data is None:
-                    with contextlib.suppress(BlockingIOError):
-                        sock, _ = listener.accept()
-                        sock.setblocking(True)
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
-                        selector.register(sock, selectors.EVENT_READ, _Worker(sock))
-                    continue
-                worker: _Worker = key.data
-                group.extend((worker, rid, p) for rid, p in worker.take())
-                if worker.closed:
-                    selector.unregister(worker.sock)
-                    worker.sock.close()
-            if not group:
+        try:
+            _sequence(listener, selector, writer, stop)
+        finally:  # the workers learn at once that nothing more is committed here
+            for key in list(selector.get_map().values()):
+                if key.data is not None:
+                    key.data.sock.close()
+
+
+def _sequence(
+    listener: socket.socket,
+    selector: selectors.BaseSelector,
+    writer: Writer,
+    stop: threading.Event,
+) -> None:
+    """Take, commit, answer: until ``stop`` (see :func:`serve`)."""
+    while not stop.is_set():
+        group: list[tuple[_Worker, int, Pending]] = []
+        for key, _ in selector.select(timeout=0.2):
+            if key.data is None:
+                with contextlib.suppress(BlockingIOError):
+                    sock, _ = listener.accept()
+                    sock.setblocking(True)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+                    selector.register(sock, selectors.EVENT_READ, _Worker(sock))
                 continue
-            writer.commit([p for _, _, p in group])
-            answers: dict[_Worker, list[bytes]] = {}
-            for worker, rid, p in group:
-                answers.setdefault(worker, []).append(_answer(rid, p))
-            for worker, frames in answers.items():
-                if not worker.closed:
-                    with contextlib.suppress(OSError):  # a worker that left is not waiting
-                        worker.sock.sendall(b"".join(frames))
+            worker: _Worker = key.data
+            group.extend((worker, rid, p) for rid, p in worker.take())
+            if worker.closed:
+                selector.unregister(worker.sock)
+                worker.sock.close()
+        if not group:
+            continue
+        writer.commit([p for _, _, p in group])
+        answers: dict[_Worker, list[bytes]] = {}
+        for worker, rid, p in group:
+            answers.setdefault(worker, []).append(_answer(rid, p))
+        for worker, frames in answers.items():
+            if not worker.closed:
+                with contextlib.suppress(OSError):  # a worker that left is not waiting
+                    worker.sock.sendall(b"".join(frames))
 
 
 # ---------------------------------------------------------------------------- the worker side

@@ -122,6 +122,8 @@ class ServerProcess:
     args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: in a process group of its own (a test may kill the whole node: ``os.killpg``)
+    new_session: bool = False
 
     @property
     def url(self) -> str:
@@ -166,6 +168,7 @@ class ServerProcess:
                 cwd=self.workdir,
                 stdout=out,
                 stderr=err,
+                start_new_session=self.new_session,
             )
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:

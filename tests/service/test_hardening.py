@@ -22,8 +22,8 @@ from ledger.core.receipt import Receipt
 from ledger.errors import StorageError
 from ledger.service import Ledger
 from ledger.service.settings import Settings
-from ledger.service.tokens import create_token
 from ledger.service.submit import Pending as _Pending
+from ledger.service.tokens import create_token
 from ledger.store.sql import SqlStore
 from tests.support.ledgers import ORIGIN, scenario_ledger, tamper
 from tests.support.scenario import BILLET, ENCLOSURE, KEYS, private_key, scenario_events
