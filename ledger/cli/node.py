@@ -234,7 +234,7 @@ def serve(
 
     from ..core.gc import freeze_heap
     from ..service.settings import open_ledger
-    from .serving import sequencer_process
+    from .serving import sequencer_process, serve_workers
 
     if demo:
         # the certificates of a demo point at this very server unless told otherwise; set in
@@ -272,13 +272,8 @@ def serve(
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         else:
             app_.state.ltl.ledger.close()  # each worker opens its own (api.app.app_from_env)
-            uvicorn.run(
-                "api.app:app_from_env",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_level="warning",
+            serve_workers(
+                "api.app:app_from_env", factory=True, workers=workers, host=host, port=port
             )
 
 

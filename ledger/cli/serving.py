@@ -24,7 +24,7 @@ import typer
 
 from ..service.sequencer import READY, serve
 
-__all__ = ["sequencer_main", "sequencer_process"]
+__all__ = ["sequencer_main", "sequencer_process", "serve_workers"]
 
 
 def sequencer_main() -> None:
@@ -33,6 +33,10 @@ def sequencer_main() -> None:
     from ..service.settings import Settings, open_ledger
     from ..service.writer import Writer
 
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the sequencer
+    # stops only when its server is gone (stdin closes), after the workers' last appends
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     path = sys.argv[1]
     try:
         ledger = open_ledger(Settings(sequencer=None))
@@ -118,3 +122,27 @@ def sequencer_process() -> Iterator[str]:
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve_workers(app: str, *, workers: int, host: str, port: int, factory: bool = False) -> None:
+    """Run the ASGI app ``app`` (an import string) in ``workers`` uvicorn processes sharing
+    one listening socket.
+
+    uvicorn binds that socket without naming TCP as its protocol, so asyncio does not switch
+    Nagle's algorithm off on the connections it accepts, and every keep-alive response waits
+    for the client's delayed ACK (~40 ms on Linux: one worker served ~3,900 requests/s where
+    two served ~700). Here the listening socket has ``TCP_NODELAY``, which accepted
+    connections inherit.
+    """
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        app, factory=factory, workers=workers, host=host, port=port, log_level="warning"
+    )
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()

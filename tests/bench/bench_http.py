@@ -1,14 +1,20 @@
-"""HTTP benchmarks of GUIDE.md's table, figures AND ratios measured in the same run.
+"""HTTP benchmarks of issue 13, every figure divided by a floor measured in the same run.
 
     apt-get install wrk          # the load generator (Debian package)
     .venv/bin/python -m tests.bench.bench_http [--seconds 10] [--connections 32]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
-1. single-event POST /v1/events on SQLite, one uvicorn worker, durable (fsync'd) commits,
-   vs a bare FastAPI endpoint doing only the same strict parse + JCS + Ed25519 verify
-   (tests/bench/bare_app.py) — target >= 0.8;
-2. batch ingest through POST /v1/events/batch (1000 events per request) vs the raw Ed25519
-   verify rate of one core — target >= 0.65.
-Every request posts a different pre-signed lot.create, so nothing is an idempotent repeat.
+For 1 and 2 server workers (uvicorn processes; the ledger's one sequencer process besides):
+
+1. single-event POST /v1/events vs a bare FastAPI endpoint doing only the same strict parse +
+   JCS + Ed25519 verify (tests/bench/bare_app.py) run with the same number of workers —
+   target >= 0.8, on SQLite (durable: WAL, synchronous=FULL) and on PostgreSQL;
+2. batch ingest through POST /v1/events/batch (1000 events per request, one client per
+   worker) vs the raw Ed25519 verify rate of ONE core — target >= 0.65 with one worker,
+   >= 1.0 with two.
+The 2-worker / 1-worker scaling of each is printed too: wrk shares the two cores.
+Every request posts a different pre-signed lot.create into a fresh database, so nothing is an
+idempotent repeat.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -134,73 +143,82 @@ def _wrk(
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    tmp = Path(tempfile.mkdtemp(prefix="ltl-http-bench-"))
-    n = 60_000 * max(1, args.seconds // 10)
-    print(f"signing {n} events (set-up, not timed) ...", flush=True)
-    payloads = sign_creates_parallel(n, salt="http")
-    bodies = tmp / "events.jsonl"
-    bodies.write_bytes(b"\n".join(payloads) + b"\n")
+@dataclass
+class Run:
+    """One configuration's figures."""
 
-    keys = tmp / "keys"
-    save_private_key(LOG, keys / "log.pem")
-    db = tmp / "ledger.db"
-    env = {
-        **os.environ,
-        "LEDGER_DATABASE_URL": f"sqlite:///{db}",
-        "LEDGER_KEY_DIR": str(keys),
-        "LEDGER_ORIGIN": ORIGIN,
-        "LEDGER_WRITE_RATE": "1000000",
-        "LEDGER_WRITE_BURST": "1000000",
-        # the benchmark's events are dated T0 (2025): signed history, imported without the window
-        "LEDGER_MAX_PAST_SECONDS": "null",
-        "PYTHONPATH": str(ROOT),
-    }
-    store = SqlStore(env["LEDGER_DATABASE_URL"])
-    token = create_token(store, "operator", "admin")
-    store.close()
+    bare: float
+    single: float
+    batch: float
+    raw: float
+    size: int
 
-    # -- the bare reference
-    port = _free_port()
-    bare = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tests.bench.bare_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+
+def _server(args: list[str], env: dict[str, str], url: str, probe: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True)
     try:
-        _wait(f"http://127.0.0.1:{port}/docs", bare)
-        ref = _wrk(
+        _wait(f"{url}{probe}", proc)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _bare(workers: int, bodies: Path, env: dict[str, str], args: argparse.Namespace) -> float:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "tests.bench.bare_app:app", "--port", str(port)]
+    cmd += ["--log-level", "warning"]
+    if workers > 1:  # the same process model as `ledger serve --workers N`
+        cmd = [sys.executable, "-m", "tests.bench.bare_serve", str(port), str(workers)]
+    proc = _server(cmd, env, f"http://127.0.0.1:{port}", "/docs")
+    try:
+        return _wrk(
             f"http://127.0.0.1:{port}", "/bare", bodies, None, args.seconds, args.connections
         )
     finally:
-        bare.terminate()
-        bare.wait()
+        _stop(proc)
 
-    # -- the ledger
+
+def _fresh_database(kind: str, tmp: Path, pg: str | None, n: int) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / f'ledger-{n}.db'}"
+    assert pg is not None
+    import psycopg
+
+    schema = f"bench_http_{os.getpid()}_{n}"
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{pg}?options=-csearch_path%3D{schema}"
+
+
+def _ledger(
+    db: str,
+    workers: int,
+    bodies: Path,
+    batches: list[list[bytes]],
+    env0: dict[str, str],
+    args: argparse.Namespace,
+) -> tuple[float, float, float, int]:
+    env = {**env0, "LEDGER_DATABASE_URL": db}
+    store = SqlStore(db)
+    token = create_token(store, "operator", "admin")
+    store.close()
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)], env=env, cwd=ROOT
-    )
     url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "ledger", "serve", "--port", str(port)]
+    proc = _server([*cmd, "--workers", str(workers)], env, url, "/healthz")
     try:
-        _wait(f"{url}/healthz", server)
         auth = {"Authorization": f"Bearer {token}"}
         json_auth = {**auth, "Content-Type": "application/json"}
         for ev in (
@@ -210,36 +228,99 @@ def main() -> None:
             httpx.post(
                 f"{url}/v1/events", content=ev.canonical, headers=json_auth
             ).raise_for_status()
-        ours = _wrk(url, "/v1/events", bodies, token, args.seconds, args.connections)
-        size_after_single = httpx.get(f"{url}/healthz").json()["size"]
-        # batch ingest: fresh events (the single-event run used a prefix of the file)
-        fresh = sign_creates_parallel(20_000, salt="batch")
+        single = _wrk(url, "/v1/events", bodies, token, args.seconds, args.connections)
+        size = httpx.get(f"{url}/healthz").json()["size"]
         raw_before = raw_verify_rate(1.0)
+        parts = [batches[i::workers] for i in range(workers)]  # one client per worker
+
+        def client(part: list[list[bytes]]) -> None:
+            with httpx.Client(base_url=url, headers=json_auth, timeout=300) as c:
+                for batch in part:
+                    r = c.post(
+                        "/v1/events/batch", content=b'{"events":[' + b",".join(batch) + b"]}"
+                    )
+                    r.raise_for_status()
+                    assert all(item["status"] == 201 for item in r.json()["results"])
+
         start = time.perf_counter()
-        with httpx.Client(base_url=url, headers=auth, timeout=120) as client:
-            for i in range(0, len(fresh), 1000):
-                body = b'{"events":[' + b",".join(fresh[i : i + 1000]) + b"]}"
-                r = client.post(
-                    "/v1/events/batch", content=body, headers={"Content-Type": "application/json"}
-                )
-                r.raise_for_status()
-                assert all(item["status"] == 201 for item in r.json()["results"])
-        batch_rate = len(fresh) / (time.perf_counter() - start)
+        threads = [threading.Thread(target=client, args=(p,)) for p in parts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        batch = sum(map(len, batches)) / (time.perf_counter() - start)
         raw = (raw_before + raw_verify_rate(1.0)) / 2
     finally:
-        server.terminate()
-        server.wait()
-    print(f"bare FastAPI JCS+verify endpoint   {ref:8.0f} req/s")
-    print(
-        f"POST /v1/events (SQLite, durable)  {ours:8.0f} req/s   ratio {ours / ref:.2f} "
-        f"(target >= 0.8)   [{size_after_single} events in the log]"
+        _stop(proc)
+    return single, batch, raw, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    print(f"raw Ed25519 verify (one core)      {raw:8.0f} verifies/s")
-    print(
-        f"POST /v1/events/batch ingest       {batch_rate:8.0f} events/s "
-        f"ratio {batch_rate / raw:.2f} (target >= 0.65)"
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("LEDGER_TEST_POSTGRES_URL"),
+        help="a PostgreSQL URL (a fresh schema per run); default $LEDGER_TEST_POSTGRES_URL",
     )
-    print(json.dumps({"bare": ref, "single": ours, "batch": batch_rate, "raw": raw}))
+    parser.add_argument("--batch-events", type=int, default=20_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="ltl-http-bench-"))
+    n = 60_000 * max(1, args.seconds // 10)
+    print(f"signing {n + args.batch_events} events (set-up, not timed) ...", flush=True)
+    payloads = sign_creates_parallel(n, salt="http")
+    bodies = tmp / "events.jsonl"
+    bodies.write_bytes(b"\n".join(payloads) + b"\n")
+    fresh = sign_creates_parallel(args.batch_events, salt="batch")
+    batches = [fresh[i : i + 1000] for i in range(0, len(fresh), 1000)]
+
+    keys = tmp / "keys"
+    save_private_key(LOG, keys / "log.pem")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
+        "LEDGER_KEY_DIR": str(keys),
+        "LEDGER_ORIGIN": ORIGIN,
+        "LEDGER_WRITE_RATE": "1000000",
+        "LEDGER_WRITE_BURST": "1000000",
+        # the benchmark's events are dated T0 (2025): signed history, imported without the window
+        "LEDGER_MAX_PAST_SECONDS": "null",
+        "PYTHONPATH": str(ROOT),
+    }
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    runs: dict[tuple[str, int], Run] = {}
+    bare: dict[int, float] = {}
+    for workers in (1, 2):
+        bare[workers] = _bare(workers, bodies, env, args)
+        for kind in kinds:
+            db = _fresh_database(kind, tmp, args.postgres, len(runs))
+            single, batch, raw, size = _ledger(db, workers, bodies, batches, env, args)
+            runs[(kind, workers)] = Run(bare[workers], single, batch, raw, size)
+    print(
+        f"\nwrk: {args.connections} connections, {args.seconds} s; batch: "
+        f"{args.batch_events} events in requests of 1000, one client per worker"
+    )
+    for workers in (1, 2):
+        print(f"bare FastAPI JCS+verify endpoint, {workers} worker(s)  {bare[workers]:8.0f} req/s")
+    for (kind, workers), r in runs.items():
+        target = 0.65 if workers == 1 else 1.0
+        print(
+            f"{kind:10s} {workers} worker(s): POST /v1/events {r.single:8.0f} req/s  ratio "
+            f"{r.single / r.bare:.2f} (target >= 0.8) [{r.size} events]; batch ingest "
+            f"{r.batch:8.0f} events/s vs raw one-core verify {r.raw:6.0f}/s  ratio "
+            f"{r.batch / r.raw:.2f} (target >= {target})"
+        )
+    for kind in kinds:
+        one, two = runs[(kind, 1)], runs[(kind, 2)]
+        print(
+            f"{kind:10s} scaling 2/1 workers: single {two.single / one.single:.2f} "
+            f"(bare {bare[2] / bare[1]:.2f}), batch {two.batch / one.batch:.2f}"
+        )
+    print(json.dumps({f"{k}/{w}": vars(r) for (k, w), r in runs.items()}))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
