@@ -159,9 +159,38 @@ def loads(
         ) from None
     except ValueError as e:
         raise _invalid(f"not valid JSON: {e}") from None
-    if allow_floats or (walk and _needs_walk(text)):
+    if allow_floats or (walk and _needs_walk(text) and not _plainly_fine(value, text)):
         check_value(value, allow_floats=allow_floats)
     return value
+
+
+_CONTAINERS = (dict, list)
+
+
+def _plainly_fine(value: Any, text: str) -> bool:
+    """True when ``check_value`` (floats refused by the parser) would find nothing: no
+    ``\\uD800``-``\\uDFFF`` escape, so no lone surrogate, and no value deeper than ``MAX_DEPTH``.
+
+    A cheap exact test for big documents (an audit bundle nests an event per entry, so the
+    bracket count of ``_needs_walk`` is always over the limit): the depth is measured level by
+    level over containers only, strings never visited. False means "walk": ``check_value``
+    then raises its usual error.
+    """
+    if "\\ud" in text or "\\uD" in text:
+        return False
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 1  # of the containers in ``level``
+    while level:
+        if depth == MAX_DEPTH:
+            return not any(level)  # a member or item of these would be too deep
+        level = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) in _CONTAINERS
+        ]
+        depth += 1
+    return True
 
 
 def _needs_walk(text: str) -> bool:
