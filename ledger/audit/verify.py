@@ -18,28 +18,31 @@ import base64
 import binascii
 import functools
 import hashlib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ..core import canonical, keys, merkle, rules
 from ..core.checkpoint import Checkpoint, Verifier, Witness, verify_checkpoint
-from ..core.events import SignedEvent, event_from_json
+from ..core.events import SignedEvent, checked_event, event_from_json
 from ..core.gc import gc_paused
 from ..core.values import COMPROMISE_MARGIN_SECONDS
 from ..errors import LedgerError, RuleViolation
 
 __all__ = [
     "BUNDLE_FORMAT",
-    "SIGNATURE_CHUNK",
+    "ENTRY_CHUNK",
+    "CheckedEntry",
     "ChunkMap",
+    "EntryTask",
     "Finding",
     "VerificationReport",
     "bundle_digest",
-    "check_signatures",
+    "check_entries",
     "replay",
+    "shared_entries",
     "verify_bundle",
 ]
 
@@ -134,7 +137,8 @@ class _PathVerifier:
         self.root = root
         self.known: dict[tuple[int, int], bytes] = {(0, size): root}
 
-    def verify(self, index: int, leaf: bytes, proof: Sequence[bytes]) -> None:
+    def verify(self, index: int, leaf: bytes, proof: Sequence[Any]) -> None:
+        """Check ``proof`` (its hashes as valid base64, decoded only when reached)."""
         size = self.size
         if not 0 <= index < size:
             raise merkle.ProofError(f"index {index} is outside the tree of size {size}")
@@ -165,12 +169,13 @@ class _PathVerifier:
                 up_hi = min(up_lo + (1 << height), size)
                 if up_lo < lo or up_hi > hi:
                     break
+            sibling = _b64_strict(p)
             if up_lo < lo:  # the sibling is on the left
-                computed.append(((up_lo, lo), p))
-                h = merkle.node_hash(p, h)
+                computed.append(((up_lo, lo), sibling))
+                h = merkle.node_hash(sibling, h)
             else:
-                computed.append(((hi, up_hi), p))
-                h = merkle.node_hash(h, p)
+                computed.append(((hi, up_hi), sibling))
+                h = merkle.node_hash(h, sibling)
             lo, hi = up_lo, up_hi
         else:
             if h != self.root:
@@ -205,25 +210,109 @@ def replay(
 
 _b64_strict = functools.partial(binascii.a2b_base64, strict_mode=True)
 
-#: A ``map`` that may run ``fn`` in other processes (``concurrent.futures.Executor.map``):
-#: ``chunk_map(fn, chunks)`` yields ``fn(chunk)`` for each chunk, in order.
+#: A ``map`` that may run ``fn`` in other processes (``multiprocessing.Pool.imap``,
+#: ``concurrent.futures.Executor.map``): ``chunk_map(fn, tasks)`` yields ``fn(task)`` in order.
 ChunkMap = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
-#: Signatures per task handed to a ``ChunkMap``: big enough that pickling and the round trip
-#: cost little next to the ~70 µs each verification takes, small enough to spread the work.
-SIGNATURE_CHUNK = 500
+#: Entries per task handed to a ``ChunkMap``: big enough that the round trip costs little next
+#: to the ~90 µs each entry takes (schema, canonical form, hash, Ed25519), small enough to
+#: spread the work and let the replay start early.
+ENTRY_CHUNK = 1000
+
+#: The bundle entries a forked worker inherited (see ``shared_entries``): tasks then name a
+#: range of positions instead of carrying the entries themselves.
+_inherited: list[Any] = []
 
 
-def check_signatures(chunk: Sequence[tuple[bytes, bytes, bytes]]) -> bytes:
-    """One byte per ``(public key, signature, message)``: 1 when the Ed25519 signature verifies.
+@contextmanager
+def shared_entries(entries: list[Any]) -> Iterator[None]:
+    """Make ``entries`` what ``check_entries`` reads for a task without entries of its own:
+    worker processes forked inside this block inherit them (``verify_bundle(...,
+    shared=True)``), so nothing but positions and results crosses between processes."""
+    _inherited[:] = [entries]
+    try:
+        yield
+    finally:
+        _inherited.clear()
+
+
+#: what ``check_entries`` returns per entry: a finding, or the entry's seq, canonical bytes,
+#: hash, signature and the public key that signature verified under (None: not checked, or
+#: invalid)
+CheckedEntry = Finding | tuple[int, bytes, str, bytes, bytes | None]
+#: a task of ``check_entries``: the first position, the entries (None: the inherited ones,
+#: ``count`` of them), and kid -> public key as the bundle registered them before ``start``
+EntryTask = tuple[int, int, list[Any] | None, dict[str, bytes]]
+
+
+def check_entries(task: EntryTask) -> list[CheckedEntry]:
+    """Check a run of bundle entries on their own: shape, proof encoding, the event's schema,
+    canonical form and hash, and its Ed25519 signature under the latest key the bundle
+    registered for its kid so far (the rules may pick another: the replay checks again then).
 
     Pure and picklable by name: what ``verify_bundle`` hands a ``chunk_map``'s workers.
     """
+    start, count, chunk, known = task
+    entries = chunk if chunk is not None else _inherited[0][start : start + count]
+    pubs = dict(known)
     verify = keys.verify
-    return bytes(verify(pub, sig, msg) for pub, sig, msg in chunk)
+    out: list[CheckedEntry] = []
+    cache: dict[str, bytes] = {}
+    for position, entry in enumerate(entries, start):
+        item = _check_entry(entry, position, cache)
+        if isinstance(item, Finding):
+            out.append(item)
+            continue
+        seq, ev, _ = item
+        _learn(pubs, ev)
+        pub = pubs.get(ev.kid)
+        if pub is not None and not verify(pub, ev.sig, ev.signing_input):
+            pub = None
+        out.append((seq, ev.canonical, ev.hash, ev.sig, pub))
+    return out
 
 
-def _entry_fields(entry: Any) -> tuple[int, Any, list[bytes]]:
+_KEY_EVENTS = frozenset({"party.register", "key.add"})
+
+
+def _learn(pubs: dict[str, bytes], ev: SignedEvent) -> None:
+    """Remember the keys a (schema-valid) event registers; whether the rules let it register
+    them is the replay's business: a key they refuse only costs a wasted check."""
+    if ev.type == "party.register":
+        found = ev.body["keys"]
+    elif ev.type == "key.add":
+        found = [ev.body["key"]]
+    else:
+        return
+    for k in found:
+        try:
+            pubs[k["kid"]] = keys.b64url_decode(k["pub"])
+        except LedgerError:
+            continue
+
+
+def _scan_keys(pubs: dict[str, bytes], entry: Any) -> None:
+    """``_learn`` from a raw, unchecked entry (a guess: anything odd is skipped)."""
+    try:
+        obj = entry["event"]
+        if obj["type"] in _KEY_EVENTS:
+            _learn(pubs, event_from_json(obj))
+    except (LedgerError, LookupError, TypeError):
+        return
+
+
+def _tasks(entries: list[Any], shared: bool) -> Iterator[EntryTask]:
+    pubs: dict[str, bytes] = {}
+    for start in range(0, len(entries), ENTRY_CHUNK):
+        chunk = entries[start : start + ENTRY_CHUNK]
+        yield (start, len(chunk), None if shared else chunk, dict(pubs))
+        for entry in chunk:
+            _scan_keys(pubs, entry)
+
+
+def _entry_fields(entry: Any, cache: dict[str, bytes]) -> tuple[int, Any, list[Any]]:
+    """An entry's seq, event and proof, the proof's hashes checked to be base64 (``cache``:
+    the strings already checked; most recur from entry to entry, the tree's upper levels)."""
     if not isinstance(entry, Mapping) or entry.keys() != {"seq", "event", "proof"}:
         raise ValueError("an entry must have exactly seq, event and proof")
     seq, proof = entry["seq"], entry["proof"]
@@ -231,11 +320,30 @@ def _entry_fields(entry: Any) -> tuple[int, Any, list[bytes]]:
         raise ValueError("seq must be a non-negative integer")
     if type(proof) is not list:
         raise ValueError("proof must be a list of base64 strings")
+    for p in proof:
+        if type(p) is str and p in cache:
+            continue
+        try:
+            value = _b64_strict(p)
+        except (binascii.Error, TypeError, ValueError):
+            raise ValueError("proof hashes must be standard base64 strings") from None
+        if type(p) is str:
+            cache[p] = value
+    return seq, entry["event"], proof
+
+
+def _check_entry(
+    entry: Any, position: int, cache: dict[str, bytes]
+) -> Finding | tuple[int, SignedEvent, list[Any]]:
+    """Entry ``position``, parsed: a finding, or its seq, event and (checked) proof."""
     try:
-        hashes = list(map(_b64_strict, proof))
-    except (binascii.Error, TypeError, ValueError):
-        raise ValueError("proof hashes must be standard base64 strings") from None
-    return seq, entry["event"], hashes
+        seq, obj, proof = _entry_fields(entry, cache)
+    except ValueError as e:
+        return Finding("invalid_bundle", f"entry #{position}: {e}")
+    try:
+        return seq, event_from_json(obj), proof
+    except LedgerError as e:
+        return Finding("invalid_event", e.message, seq)
 
 
 def verify_bundle(
@@ -247,6 +355,7 @@ def verify_bundle(
     witnesses: Sequence[Witness] = (),
     quorum: int = 0,
     chunk_map: ChunkMap | None = None,
+    shared: bool = False,
 ) -> VerificationReport:
     """Verify an audit bundle offline.
 
@@ -259,11 +368,14 @@ def verify_bundle(
             cosigned the checkpoint (C2SP tlog-cosignature).
         trusted_checkpoints: checkpoint notes the auditor saw before (from the log or
             witnesses); one of the same size with another root proves a split view.
-        chunk_map: when given, the entries' Ed25519 signatures are checked ahead, in chunks,
-            through it (e.g. a process pool's ``map``: the caller owns the processes), while
-            the entries are parsed; the rules then skip a signature found valid under the very
-            key they pick. Without it, each signature is checked in the replay. The report is
-            identical either way; the rule replay itself always runs here, in log order.
+        chunk_map: when given, the entries are checked ahead, in chunks, through it (e.g. a
+            process pool's ``imap``: the caller owns the processes): their shape, schema,
+            canonical form, hash and Ed25519 signature (``check_entries``); the rules then skip
+            a signature found valid under the very key they pick. Without it, all of that
+            happens here. The report is identical either way; the rule replay itself always
+            runs here, in log order, as the checked chunks come in.
+        shared: the ``chunk_map``'s workers were forked inside ``shared_entries(entries)``
+            with this bundle's very ``entries`` list: tasks then carry positions, not entries.
 
     Returns:
         the report; never raises for a bad bundle (every problem is a finding).
@@ -297,7 +409,7 @@ def verify_bundle(
         return report
     report.checkpoint = cp
     with gc_paused():
-        _replay(doc["entries"], cp, report, config or rules.RuleConfig(), chunk_map)
+        _replay(doc["entries"], cp, report, config or rules.RuleConfig(), chunk_map, shared)
     return report
 
 
@@ -348,79 +460,29 @@ def _check_checkpoint(
     return cp
 
 
-class _Ahead:
-    """Signatures checked ahead of the replay, by entry position: each under the key its kid
-    had when the entry was parsed (the latest key object with that kid in the bundle so far)."""
-
-    def __init__(self) -> None:
-        self.pubs: dict[str, bytes] = {}  # kid -> pub, from the bundle's key objects so far
-        self.pending: deque[list[tuple[int, bytes]]] = deque()  # (position, pub) per chunk
-        self.results: Iterator[bytes] = iter(())  # one flag byte per item, chunk by chunk
-        self.ready: dict[int, tuple[bytes, int]] = {}  # position -> (pub, 1 when valid)
-
-    def learn(self, ev: SignedEvent) -> None:
-        """Remember the keys an event registers (whether they may be registered is the rules'
-        business: a key they refuse only costs a wasted check)."""
-        if ev.type == "party.register":
-            found = ev.body["keys"]
-        elif ev.type == "key.add":
-            found = [ev.body["key"]]
-        else:
-            return
-        for k in found:
-            try:
-                self.pubs[k["kid"]] = keys.b64url_decode(k["pub"])
-            except LedgerError:
-                continue
-
-    def chunks(self, parsed: Iterable[SignedEvent | None]) -> Iterator[list[Any]]:
-        """Chunks of ``(pub, sig, signing input)`` of the entries, while they are parsed."""
-        chunk: list[tuple[bytes, bytes, bytes]] = []
-        where: list[tuple[int, bytes]] = []
-        for position, ev in enumerate(parsed):
-            if ev is None:
-                continue
-            self.learn(ev)
-            pub = self.pubs.get(ev.kid)
-            if pub is None:
-                continue
-            chunk.append((pub, ev.sig, ev.signing_input))
-            where.append((position, pub))
-            if len(chunk) == SIGNATURE_CHUNK:
-                self.pending.append(where)
-                yield chunk
-                chunk, where = [], []
-        if chunk:
-            self.pending.append(where)
-            yield chunk
-
-    def valid(self, position: int, key: rules.Key | None) -> bool:
-        """Whether entry ``position``'s signature was found valid under ``key`` itself.
-
-        Asked in increasing ``position`` order; results are taken as they come, chunk by chunk.
-        """
-        while self.pending and self.pending[0][0][0] <= position:
-            where = self.pending.popleft()
-            flags = next(self.results)
-            self.ready = {p: (pub, ok) for (p, pub), ok in zip(where, flags, strict=True)}
-        found = self.ready.get(position)
-        return key is not None and found is not None and found[1] == 1 and found[0] == key.pub
-
-
-def _parse(entries: list[Any], position: int, items: list[Any]) -> SignedEvent | None:
-    """Parse entry ``position`` into ``items`` (a finding, or ``(seq, event, proof)``)."""
-    try:
-        seq, obj, proof = _entry_fields(entries[position])
-    except ValueError as e:
-        items.append(Finding("invalid_bundle", f"entry #{position}: {e}"))
-        return None
-    try:
-        ev = event_from_json(obj)
-    except LedgerError as e:
-        items.append(Finding("invalid_event", e.message, seq))
-        return None
-    items.append((seq, ev, proof))
-    return ev
+def _checked(
+    entries: list[Any], chunk_map: ChunkMap | None, shared: bool
+) -> Iterator[Finding | tuple[int, SignedEvent, list[Any], bytes | None]]:
+    """Every entry in order, parsed: a finding, or its seq, event, proof and the public key
+    its signature was found valid under ahead of the replay (None: to be checked there)."""
+    if chunk_map is None:
+        cache: dict[str, bytes] = {}
+        for position, entry in enumerate(entries):
+            parsed = _check_entry(entry, position, cache)
+            yield parsed if isinstance(parsed, Finding) else (*parsed, None)
+        return
+    results: Iterable[list[CheckedEntry]] = chunk_map(check_entries, _tasks(entries, shared))
+    position = 0
+    for chunk in results:
+        for item in chunk:
+            if isinstance(item, Finding):
+                yield item
+            else:
+                seq, canonical_bytes, event_hash, sig, pub = item
+                entry = entries[position]
+                ev = checked_event(entry["event"], canonical_bytes, event_hash, sig)
+                yield seq, ev, entry["proof"], pub
+            position += 1
 
 
 def _replay(
@@ -429,20 +491,8 @@ def _replay(
     report: VerificationReport,
     config: rules.RuleConfig,
     chunk_map: ChunkMap | None = None,
+    shared: bool = False,
 ) -> None:
-    # parse every entry first (their signatures checked meanwhile when a chunk_map is given),
-    # then replay them in order: the findings come in entry order either way
-    items: list[Finding | tuple[int, SignedEvent, list[bytes]]] = []
-    ahead: _Ahead | None = None
-    if chunk_map is None:
-        for position in range(len(entries)):
-            _parse(entries, position, items)
-    else:
-        ahead = _Ahead()
-        parsed = (_parse(entries, i, items) for i in range(len(entries)))
-        ahead.results = iter(chunk_map(check_signatures, ahead.chunks(parsed)))
-        if len(items) < len(entries):  # a lazy map (Executor.map submits every chunk at once)
-            ahead.results = iter(list(ahead.results))
     paths = _PathVerifier(cp.size, cp.root)
     state = _Replay()
     report.state = state
@@ -450,11 +500,12 @@ def _replay(
     used_heads: dict[tuple[str, str], int] = {}
     created: set[str] = set()
     accepted: list[tuple[int, SignedEvent]] = []
-    for position, item in enumerate(items):
+    leaf_hash = merkle.leaf_hash
+    for position, item in enumerate(_checked(entries, chunk_map, shared)):
         if isinstance(item, Finding):
             report.errors.append(item)
             continue
-        seq, ev, proof = item
+        seq, ev, proof, signed_by = item
         if seq <= last_seq:
             report.errors.append(
                 Finding(
@@ -467,7 +518,7 @@ def _replay(
             )
         last_seq = max(last_seq, seq)
         try:
-            paths.verify(seq, merkle.leaf_hash(ev.hash_bytes), proof)
+            paths.verify(seq, leaf_hash(ev.hash_bytes), proof)
         except merkle.ProofError as e:
             report.errors.append(
                 Finding(
@@ -498,7 +549,10 @@ def _replay(
                 )
             # a signature already found valid under the key the rules will pick is not
             # checked twice; any other (a key the bundle changed since, a bad one) is checked here
-            checked = ahead is not None and ahead.valid(position, state.key(ev.kid))
+            checked = False
+            if signed_by is not None:
+                key = state.key(ev.kid)
+                checked = key is not None and key.pub == signed_by
             state.accept(ev, seq=seq, now=None, config=config, verify_signature=not checked)
         except LedgerError as e:
             report.errors.append(_rule_finding(e, ev, seq, state, created))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..audit.verify import ChunkMap, verify_bundle
+from ..audit.verify import ChunkMap, shared_entries, verify_bundle
 from ..core import canonical
 from ..core.checkpoint import Witness
 from ..core.gc import gc_paused
@@ -38,23 +38,19 @@ def default_jobs() -> int:
 
 
 @contextmanager
-def _signature_pool(jobs: int) -> Iterator[ChunkMap | None]:
-    """A process pool's ``map`` for ``verify_bundle``'s signature checks (None: serial).
+def _entry_pool(jobs: int, doc: Any) -> Iterator[ChunkMap | None]:
+    """A pool's ``imap`` checking ``doc``'s entries in ``jobs`` worker processes (None: serial).
 
-    The workers are started at once, before the bundle is read: they fork while the process is
-    small and are ready when the first chunk of signatures is.
+    The workers are forked after the bundle is parsed and inherit its entries (copy on write):
+    a task is a range of positions and its result the canonical bytes, hash and signature
+    verdict of each entry, so no event is pickled. Where ``fork`` is unavailable: serial.
     """
-    if jobs <= 1:
+    entries = doc.get("entries") if isinstance(doc, dict) else None
+    if jobs <= 1 or type(entries) is not list or "fork" not in mp.get_all_start_methods():
         yield None
         return
-    with ProcessPoolExecutor(jobs) as pool:
-        for ready in [pool.submit(int) for _ in range(jobs)]:  # start every worker now
-            ready.add_done_callback(_ignore)
-        yield pool.map
-
-
-def _ignore(_: object) -> None:
-    """Nothing to do when a warm-up task is done."""
+    with shared_entries(entries), mp.get_context("fork").Pool(jobs) as pool:
+        yield pool.imap
 
 
 certificate_app = typer.Typer(help="Recycled-content certificates (W3C VC).", no_args_is_help=True)
@@ -80,9 +76,9 @@ def verify(
         typer.Option(
             "--jobs",
             "-j",
-            help="worker processes checking the entries' signatures (default: one per core "
-            "for a bundle over 2 MiB; 1: none, all in this process). The rules are replayed "
-            "in order here; the report is the same for any value",
+            help="worker processes checking the entries (schema, canonical form, hash, "
+            "signature; default: one per core for a bundle over 2 MiB; 1: none, all in this "
+            "process). The rules are replayed in order here; the report is the same for any value",
         ),
     ] = None,
 ) -> None:
@@ -105,25 +101,26 @@ def verify(
         except OSError as e:
             raise fail(f"cannot read {bundle}: {e.strerror}") from e
         jobs = 1 if small else default_jobs()
-    with _signature_pool(jobs) as chunk_map:
+    with gc_paused():  # a big bundle is millions of objects: no collection meanwhile
         try:
             raw = sys.stdin.buffer.read() if stdin else bundle.read_bytes()
-            with gc_paused():  # a big bundle is millions of objects: no collection meanwhile
-                doc = canonical.loads(raw, max_bytes=None)
+            doc = canonical.loads(raw, max_bytes=None)
         except OSError as e:
             raise fail(f"cannot read {bundle}: {e.strerror}") from e
         except LedgerError as e:
             raise fail(f"{bundle} is not a strict JSON document: {e.message}") from e
         del raw
-        report = verify_bundle(
-            doc,
-            verifier,
-            config=config,
-            trusted_checkpoints=trusted,
-            witnesses=witnesses,
-            quorum=quorum,
-            chunk_map=chunk_map,
-        )
+        with _entry_pool(jobs, doc) as chunk_map:
+            report = verify_bundle(
+                doc,
+                verifier,
+                config=config,
+                trusted_checkpoints=trusted,
+                witnesses=witnesses,
+                quorum=quorum,
+                chunk_map=chunk_map,
+                shared=chunk_map is not None,
+            )
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
