@@ -257,9 +257,9 @@ def check_entries(task: EntryTask) -> list[CheckedEntry]:
     pubs = dict(known)
     verify = keys.verify
     out: list[CheckedEntry] = []
-    cache: dict[str, bytes] = {}
+    seen: set[str] = set()
     for position, entry in enumerate(entries, start):
-        item = _check_entry(entry, position, cache)
+        item = _check_entry(entry, position, seen)
         if isinstance(item, Finding):
             out.append(item)
             continue
@@ -310,34 +310,39 @@ def _tasks(entries: list[Any], shared: bool) -> Iterator[EntryTask]:
             _scan_keys(pubs, entry)
 
 
-def _entry_fields(entry: Any, cache: dict[str, bytes]) -> tuple[int, Any, list[Any]]:
-    """An entry's seq, event and proof, the proof's hashes checked to be base64 (``cache``:
+_ENTRY_MEMBERS = frozenset({"seq", "event", "proof"})
+
+
+def _entry_fields(entry: Any, seen: set[str]) -> tuple[int, Any, list[Any]]:
+    """An entry's seq, event and proof, the proof's hashes checked to be base64 (``seen``:
     the strings already checked; most recur from entry to entry, the tree's upper levels)."""
-    if not isinstance(entry, Mapping) or entry.keys() != {"seq", "event", "proof"}:
+    if not isinstance(entry, Mapping) or entry.keys() != _ENTRY_MEMBERS:
         raise ValueError("an entry must have exactly seq, event and proof")
     seq, proof = entry["seq"], entry["proof"]
     if type(seq) is not int or seq < 0:
         raise ValueError("seq must be a non-negative integer")
     if type(proof) is not list:
         raise ValueError("proof must be a list of base64 strings")
-    for p in proof:
-        if type(p) is str and p in cache:
-            continue
+    try:
+        unseen: Iterable[Any] = set(proof).difference(seen)
+    except TypeError:  # an unhashable item: the loop refuses it
+        unseen = proof
+    for p in unseen:
         try:
-            value = _b64_strict(p)
+            _b64_strict(p)
         except (binascii.Error, TypeError, ValueError):
             raise ValueError("proof hashes must be standard base64 strings") from None
         if type(p) is str:
-            cache[p] = value
+            seen.add(p)
     return seq, entry["event"], proof
 
 
 def _check_entry(
-    entry: Any, position: int, cache: dict[str, bytes]
+    entry: Any, position: int, seen: set[str]
 ) -> Finding | tuple[int, SignedEvent, list[Any]]:
     """Entry ``position``, parsed: a finding, or its seq, event and (checked) proof."""
     try:
-        seq, obj, proof = _entry_fields(entry, cache)
+        seq, obj, proof = _entry_fields(entry, seen)
     except ValueError as e:
         return Finding("invalid_bundle", f"entry #{position}: {e}")
     try:
@@ -466,9 +471,9 @@ def _checked(
     """Every entry in order, parsed: a finding, or its seq, event, proof and the public key
     its signature was found valid under ahead of the replay (None: to be checked there)."""
     if chunk_map is None:
-        cache: dict[str, bytes] = {}
+        seen: set[str] = set()
         for position, entry in enumerate(entries):
-            parsed = _check_entry(entry, position, cache)
+            parsed = _check_entry(entry, position, seen)
             yield parsed if isinstance(parsed, Finding) else (*parsed, None)
         return
     results: Iterable[list[CheckedEntry]] = chunk_map(check_entries, _tasks(entries, shared))

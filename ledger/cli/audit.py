@@ -121,11 +121,13 @@ def verify(
                 chunk_map=chunk_map,
                 shared=chunk_map is not None,
             )
-    if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        typer.echo(report.to_text())
-    raise typer.Exit(0 if report.ok else 1)
+        output = json.dumps(report.to_json(), indent=2) if as_json else report.to_text()
+        ok = report.ok
+        # freed while the collector is paused: once it resumes, its first pass scans every
+        # object allocated during the pause that is still alive
+        del doc, report
+    typer.echo(output)
+    raise typer.Exit(0 if ok else 1)
 
 
 def verify_main(args: list[str]) -> None:
