@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ..client import ClientError, LedgerClient
-from ..client.errors import ApiError
 from ..core.checkpoint import Verifier
+
+if TYPE_CHECKING:
+    from ..client import LedgerClient
 
 __all__ = ["TokenOpt", "UrlOpt", "api_call", "client", "fail", "read_text", "read_vkey"]
 
@@ -38,12 +39,17 @@ def read_vkey(value: str) -> Verifier:
 
 def client(url: str, token: str | None, **kw: Any) -> LedgerClient:
     """An SDK client for ``url`` with ``token``."""
+    from ..client import LedgerClient  # not at import: ``ledger verify`` starts without it
+
     return LedgerClient(url, token, **kw)
 
 
 def api_call(fn: Callable[[], _T]) -> _T:
     """Run an SDK call; a refusal exits 1 with the problem, any other failure (the ledger
     cannot be reached, a local refusal) exits 2 with what went wrong."""
+    from ..client import ClientError
+    from ..client.errors import ApiError
+
     try:
         return fn()
     except ApiError as e:

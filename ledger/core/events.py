@@ -53,6 +53,7 @@ __all__ = [
     "SIGNING_PREFIX",
     "SignedEvent",
     "build_event",
+    "checked_event",
     "event_from_json",
     "parse_event",
     "sign",
@@ -161,14 +162,15 @@ def _signing_input(canonical_bytes: bytes, sig_text: str, time: str, ev_type: st
     return SIGNING_PREFIX + canonical_bytes[:-cut] + canonical_bytes[-tail:]
 
 
-def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
-    """An event read back from the ledger's own append-only store, NOT re-validated.
+def checked_event(
+    obj: Mapping[str, Any], canonical_bytes: bytes, event_hash: str, sig: bytes
+) -> SignedEvent:
+    """The event ``event_from_json(obj)`` returned elsewhere (another process, on an identical
+    copy of ``obj``) with these canonical bytes, hash and signature, NOT re-validated here.
 
-    Only for bytes this ledger validated when it accepted them (``fsck`` re-validates and
-    re-hashes every stored event, and audit bundles are verified with :func:`event_from_json`):
-    bulk reads (reports over thousands of lots) skip the schema walk and the re-encoding.
+    Only for that hand-over (``ledger verify``'s worker processes check the entries of a bundle,
+    the replay runs in the command's process): it skips the schema walk and the re-encoding.
     """
-    obj = json.loads(canonical_bytes)
     sig_text = obj["sig"]
     return SignedEvent(
         obj["id"],
@@ -178,12 +180,23 @@ def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
         obj["time"],
         obj["prev"],
         obj["body"],
-        _b64decode(sig_text + "=="),
+        sig,
         obj,
         canonical_bytes,
         _signing_input(canonical_bytes, sig_text, obj["time"], obj["type"]),
         event_hash,
     )
+
+
+def stored_event(canonical_bytes: bytes, event_hash: str) -> SignedEvent:
+    """An event read back from the ledger's own append-only store, NOT re-validated.
+
+    Only for bytes this ledger validated when it accepted them (``fsck`` re-validates and
+    re-hashes every stored event, and audit bundles are verified with :func:`event_from_json`):
+    bulk reads (reports over thousands of lots) skip the schema walk and the re-encoding.
+    """
+    obj = json.loads(canonical_bytes)
+    return checked_event(obj, canonical_bytes, event_hash, _b64decode(obj["sig"] + "=="))
 
 
 def parse_event(data: bytes) -> SignedEvent:

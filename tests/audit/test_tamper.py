@@ -327,3 +327,39 @@ def test_fsck_detects(ledger: Ledger, mutate: Callable[[Ledger], None], expected
     codes = {c for c, _, _ in report.problems}
     assert not report.ok
     assert expected <= codes, report.to_text()
+
+
+# ---------------------------------------------------------------- parallel signature checks
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_parallel_signature_checks_give_the_serial_report(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every tamper case, verified serially (jobs 1), in two worker processes (jobs 2) and
+    through a lazy ``map``, and in two workers forked with the entries (``ledger verify``):
+    the same verdict, findings, codes and order, to the character."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ledger.audit import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "ENTRY_CHUNK", 4)  # many chunks, a partial last one
+    bundle = ledger.bundle(ENCLOSURE)
+    key = ledger.log_signer.verifier
+    cases = [("untouched", lambda b, log: None), *[(name, m) for name, m, _ in CASES]]
+    with ProcessPoolExecutor(2) as pool:
+        for name, mutate in cases:
+            forged = copy.deepcopy(bundle)
+            mutate(forged, ledger.log_signer)
+            serial = verify_bundle(forged, key)
+            others = [verify_bundle(forged, key, chunk_map=m) for m in (pool.map, map)]
+            entries = forged["entries"]
+            if isinstance(entries, list):  # as ledger verify does: forked workers inherit them
+                fork = multiprocessing.get_context("fork")
+                with verify_module.shared_entries(entries), fork.Pool(2) as inherited:
+                    others.append(verify_bundle(forged, key, chunk_map=inherited.imap, shared=True))
+            for other in others:
+                assert other.to_json() == serial.to_json(), name
+                assert other.to_text() == serial.to_text(), name
+                assert other.errors == serial.errors and other.warnings == serial.warnings

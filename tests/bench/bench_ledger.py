@@ -19,9 +19,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ledger.audit.verify import verify_bundle
 from ledger.core import events, merkle
+from ledger.core.checkpoint import Verifier
 from ledger.service import Ledger
 
 from .common import (
@@ -85,10 +87,14 @@ def _merge(ledger: Ledger, lots: list[tuple[str, str]], out: str) -> tuple[str, 
     return out, ledger.append(ev).hash
 
 
-def bench_verify_bundle(folder: Path, n: int) -> float:
-    """A lot merged (in two levels, 200 inputs per transform) from ``n`` recycled lots."""
+def build_bundle(
+    folder: Path, n: int, *, parallel: bool = False
+) -> tuple[dict[str, Any], Verifier]:
+    """The bundle of a lot merged (in two levels, 200 inputs per transform) from ``n`` recycled
+    lots, and the log's verifier key; ``parallel`` signs the lots on every core (set-up)."""
     ledger = seeded_ledger(tmp_sqlite(folder, "bundle"))
-    creates = [events.parse_event(p) for p in sign_creates(0, n, salt="vb")]
+    payloads = sign_creates_parallel(n, salt="vb") if parallel else sign_creates(0, n, salt="vb")
+    creates = [events.parse_event(p) for p in payloads]
     ledger.append_many(creates)
     leaves = [(ev.body["lot"], ev.hash) for ev in creates]
     middle = [_merge(ledger, leaves[i : i + 200], f"BWM-MID-{i}") for i in range(0, n, 200)]
@@ -96,6 +102,11 @@ def bench_verify_bundle(folder: Path, n: int) -> float:
     bundle = ledger.bundle("BWM-MERGED")
     vkey = ledger.log_signer.verifier
     ledger.close()
+    return bundle, vkey
+
+
+def bench_verify_bundle(folder: Path, n: int) -> float:
+    bundle, vkey = build_bundle(folder, n)
     entries = len(bundle["entries"])
 
     def run(trial: int) -> float:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,6 +85,36 @@ def test_verify_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["verify", str(garbage), "--log-key", vkey]).exit_code == 2
     assert runner.invoke(app, ["verify", str(good), "--log-key", "not-a-vkey"]).exit_code == 2
     assert runner.invoke(app, ["verify", str(good)]).exit_code == 2  # --log-key is required
+
+
+def test_verify_jobs_as_a_process(tmp_path: Path) -> None:
+    """``ledger verify --jobs 2`` (two worker processes) reports exactly what ``--jobs 1`` does,
+    run as the auditor runs it: a whole process, through the fast ``verify`` entry."""
+    with scenario_ledger(f"sqlite:///{tmp_path}/s.db") as led:
+        bundle = led.bundle(ENCLOSURE)
+        vkey = led.log_signer.verifier.vkey
+    good = tmp_path / "bundle.json"
+    good.write_text(json.dumps(bundle))
+    bundle["entries"][-1]["event"]["body"]["statement"] = "forged"
+    del bundle["entries"][3]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bundle))
+    root = Path(__file__).resolve().parent.parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "ledger", "verify", str(path), "--log-key", vkey, *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+    for path, code in ((good, 0), (bad, 1)):
+        serial, parallel = run(path, "--jobs", "1", "--json"), run(path, "--jobs", "2", "--json")
+        assert serial.returncode == parallel.returncode == code, serial.stderr + parallel.stderr
+        assert parallel.stdout == serial.stdout
+        assert json.loads(parallel.stdout)["valid"] is (code == 0)
+    text = run(good, "-j", "2")
+    assert text.returncode == 0 and "VALID" in text.stdout
+    zero = run(good, "--jobs", "0")
+    assert zero.returncode == 2 and "--jobs 0" in zero.stderr
 
 
 def test_example_keys_are_refused_outside_demo_mode(
