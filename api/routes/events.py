@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -106,7 +105,7 @@ async def post_event(
 ) -> Any:
     state, principal, ev = write
     check_actor(principal, ev.actor)
-    receipt: Receipt = await asyncio.wrap_future(state.ledger.submit(ev))
+    receipt: Receipt = await state.ledger.submit_async(ev)
     # the hot path: answer the receipt directly (ReceiptOut documents it), no re-validation
     return JSONResponse(receipt.to_json(), status_code=201 if receipt.created else 200)
 

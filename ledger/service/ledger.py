@@ -12,6 +12,7 @@ The HTTP API and the command line talk to this facade only, never to the store.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime
@@ -142,12 +143,13 @@ class Ledger:
 
     def submit(self, event: bytes | SignedEvent) -> Future[Receipt]:
         """Parse, verify and queue one event without waiting; the future resolves once the
-        event is committed durably (or fails with the ``LedgerError`` that refused it).
-
-        Raises:
-            RuleViolation: refused before queueing (bad JSON, schema, signature).
-        """
+        event is committed durably (or fails with the ``LedgerError`` that refused it). Raises
+        RuleViolation when refused before queueing (bad JSON, schema, signature)."""
         return self.writer.submit(event)
+
+    def submit_async(self, event: bytes | SignedEvent) -> asyncio.Future[Receipt]:
+        """:meth:`submit` for a caller on an event loop (the HTTP API): await the receipt."""
+        return self.writer.submit_async(event)
 
     def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
         """Append events in order, each accepted or refused on its own: per event its

@@ -35,7 +35,7 @@ import struct
 import threading
 from itertools import count
 
-from ..core.events import stored_event
+from ..core.events import SignedEvent, stored_event
 from ..core.receipt import Receipt
 from ..errors import LedgerError, RuleViolation, StorageError
 from ..store.protocol import Store
@@ -242,6 +242,17 @@ class RemoteWriter(Submitter):
                 self._loop, self._loop_thread = loop, threading.get_ident()
                 loop.add_reader(self._sock.fileno(), self._on_readable)
 
+    def submit_async(self, event: bytes | SignedEvent) -> asyncio.Future[Receipt]:
+        """Submit from the bound event loop: the answer resolves an asyncio future directly
+        (no cross-thread hand-off per request)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._loop_thread:
+            return super().submit_async(event)
+        pending = self.prepare(event)
+        pending.waiter = loop.create_future()
+        self._enqueue([pending])
+        return pending.waiter
+
     def _enqueue(self, batch: list[Pending]) -> None:
         out = []
         with self._lock:
@@ -287,9 +298,25 @@ class RemoteWriter(Submitter):
                 p = self._waiting.pop(rid)
             if kind == 0:
                 _, _, seq, created = _OK.unpack_from(f)
-                p.future.set_result(Receipt.of(seq, p.ev, created=bool(created)))
+                self._settle(p, Receipt.of(seq, p.ev, created=bool(created)))
             else:
-                p.future.set_exception(_error_of(f[_ERR.size :]))
+                self._settle(p, _error_of(f[_ERR.size :]))
+
+    def _settle(self, p: Pending, outcome: Receipt | LedgerError) -> None:
+        """Answer the caller, on the loop's thread when it awaits there."""
+        if p.waiter is None:
+            if isinstance(outcome, Receipt):
+                p.future.set_result(outcome)
+            else:
+                p.future.set_exception(outcome)
+        elif threading.get_ident() != self._loop_thread:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._settle, p, outcome)
+        elif not p.waiter.done():  # not cancelled (the HTTP request went away)
+            if isinstance(outcome, Receipt):
+                p.waiter.set_result(outcome)
+            else:
+                p.waiter.set_exception(outcome)
 
     def _on_readable(self) -> None:
         self._resolve(self._frames.drain())
@@ -320,7 +347,7 @@ class RemoteWriter(Submitter):
             )
         for p in self._waiting.values():
             if not p.future.done():
-                p.future.set_exception(self._gone)
+                self._settle(p, self._gone)
         self._waiting.clear()
 
     def close(self) -> None:

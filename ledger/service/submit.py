@@ -31,6 +31,8 @@ class Pending:
     ev: SignedEvent
     verified: bool
     future: Future[Receipt] = field(default_factory=Future)
+    #: set instead of ``future`` when the caller awaits on the writer's event loop
+    waiter: asyncio.Future[Receipt] | None = None
 
 
 class Submitter(ABC):
@@ -68,6 +70,10 @@ class Submitter(ABC):
         pending = self.prepare(event)
         self._enqueue([pending])
         return pending.future
+
+    def submit_async(self, event: bytes | SignedEvent) -> asyncio.Future[Receipt]:
+        """:meth:`submit` for a caller on an event loop: await the result."""
+        return asyncio.wrap_future(self.submit(event))
 
     def append_many(self, events: Iterable[bytes | SignedEvent]) -> list[Receipt | LedgerError]:
         """Append events in order; per event its ``Receipt`` or the error that refused it."""
