@@ -53,7 +53,13 @@ def sequencer_main() -> None:
     threading.Thread(target=watch_parent, name="sequencer-parent", daemon=True).start()
     try:
         assert isinstance(ledger.writer, Writer)
-        serve(path, ledger.writer, stop)
+        serve(
+            path,
+            ledger.writer,
+            stop,
+            ready=lambda: print(READY, flush=True),
+            status=lambda: list(ledger.witnessing.status()["witnesses"]),
+        )
     finally:
         ledger.close()  # commits what was queued, then closes the database
 

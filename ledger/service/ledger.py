@@ -223,7 +223,7 @@ class Ledger:
 
     def log_status(self) -> dict[str, Any]:
         """Checkpoint size, cosigned size and each witness's state (``/healthz``)."""
-        return self.witnessing.status()
+        return self.witnessing.status(self.writer.witness_states())
 
     def inclusion_proof(
         self, event_hash: str, size: int | None = None

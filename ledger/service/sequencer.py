@@ -16,7 +16,10 @@ Frames, both ways: a 4-byte big-endian length, then the body.
 * request: ``id`` (8 bytes) · ``verified`` (1 byte: 1 checked, 0 not) · the event hash
   (32 bytes) · the event's canonical bytes;
 * answer: ``id`` (8 bytes) · ``0`` · ``seq`` (8 bytes) · ``created`` (1 byte), or ``id`` ·
-  ``1`` · UTF-8 JSON ``{"kind", "code", "message"}`` of the error that refused the event.
+  ``1`` · UTF-8 JSON ``{"kind", "code", "message"}`` of the error that refused the event;
+* a status query is a request with ``verified`` = 2, 32 zero bytes and no event; its answer is
+  ``id`` · ``2`` · UTF-8 JSON of the witnesses' states (the sequencer runs the witnessing, so
+  the workers' ``/healthz`` asks it).
 
 The sequencer exits when its standard input closes (its ``ledger serve`` is gone, even by
 ``kill -9``) after committing what it was given; a worker whose sequencer is gone answers
@@ -33,7 +36,10 @@ import selectors
 import socket
 import struct
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from itertools import count
+from typing import Any
 
 from ..core.events import SignedEvent, stored_event
 from ..core.receipt import Receipt
@@ -52,6 +58,7 @@ _REQ = struct.Struct(">QB32s")
 _OK = struct.Struct(">QBQB")
 _ERR = struct.Struct(">QB")
 _BUFFER = 4 << 20
+_STATUS = 2  # the ``verified`` byte of a status query
 
 
 class _FrameReader:
@@ -125,11 +132,14 @@ class _Worker:
         self.reader = _FrameReader(sock)
         self.closed = False
 
-    def take(self) -> list[tuple[int, Pending]]:
-        """Every whole request that arrived, without waiting."""
-        out = []
+    def take(self) -> list[tuple[int, Pending | None]]:
+        """Every whole request that arrived, without waiting (None: a status query)."""
+        out: list[tuple[int, Pending | None]] = []
         for f in self.reader.drain():
             rid, verified, digest = _REQ.unpack_from(f)
+            if verified == _STATUS:
+                out.append((rid, None))
+                continue
             ev = stored_event(f[_REQ.size :], digest.hex())
             out.append((rid, Pending(ev, verified=bool(verified))))
         self.closed = self.closed or self.reader.eof
@@ -144,7 +154,14 @@ def _answer(rid: int, p: Pending) -> bytes:
     return _frame(_error_body(rid, exc))
 
 
-def serve(path: str, writer: Writer, stop: threading.Event) -> None:
+def serve(
+    path: str,
+    writer: Writer,
+    stop: threading.Event,
+    *,
+    ready: Callable[[], None] = lambda: None,
+    status: Callable[[], list[dict[str, Any]]] = list,
+) -> None:
     """Accept workers on the Unix socket ``path`` and sequence their events until ``stop``.
 
     One thread does everything, so nothing waits for a GIL: take every request that arrived
@@ -158,10 +175,10 @@ def serve(path: str, writer: Writer, stop: threading.Event) -> None:
     listener.setblocking(False)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, None)
-    print(READY, flush=True)
+    ready()
     with listener, selector:
         try:
-            _sequence(listener, selector, writer, stop)
+            _sequence(listener, selector, writer, stop, status)
         finally:  # the workers learn at once that nothing more is committed here
             for key in list(selector.get_map().values()):
                 if key.data is not None:
@@ -173,10 +190,12 @@ def _sequence(
     selector: selectors.BaseSelector,
     writer: Writer,
     stop: threading.Event,
+    status: Callable[[], list[dict[str, Any]]],
 ) -> None:
     """Take, commit, answer: until ``stop`` (see :func:`serve`)."""
     while not stop.is_set():
         group: list[tuple[_Worker, int, Pending]] = []
+        queries: list[tuple[_Worker, int]] = []
         for key, _ in selector.select(timeout=0.2):
             if key.data is None:
                 with contextlib.suppress(BlockingIOError):
@@ -186,16 +205,23 @@ def _sequence(
                     selector.register(sock, selectors.EVENT_READ, _Worker(sock))
                 continue
             worker: _Worker = key.data
-            group.extend((worker, rid, p) for rid, p in worker.take())
+            for rid, p in worker.take():
+                if p is None:
+                    queries.append((worker, rid))
+                else:
+                    group.append((worker, rid, p))
             if worker.closed:
                 selector.unregister(worker.sock)
                 worker.sock.close()
-        if not group:
-            continue
-        writer.commit([p for _, _, p in group])
+        if group:
+            writer.commit([p for _, _, p in group])
         answers: dict[_Worker, list[bytes]] = {}
         for worker, rid, p in group:
             answers.setdefault(worker, []).append(_answer(rid, p))
+        if queries:
+            states = json.dumps(status()).encode()
+            for worker, rid in queries:
+                answers.setdefault(worker, []).append(_frame(_ERR.pack(rid, 2) + states))
         for worker, frames in answers.items():
             if not worker.closed:
                 with contextlib.suppress(OSError):  # a worker that left is not waiting
@@ -228,6 +254,7 @@ class RemoteWriter(Submitter):
         self._frames = _FrameReader(self._sock)
         self._ids = count()
         self._waiting: dict[int, Pending] = {}
+        self._queries: dict[int, Future[list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._gone: StorageError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -253,16 +280,39 @@ class RemoteWriter(Submitter):
         self._enqueue([pending])
         return pending.waiter
 
+    def witness_states(self) -> list[dict[str, Any]] | None:
+        """The witnesses' states, asked of the sequencer (which runs the witnessing); None on
+        the bound event loop's own thread (it would wait for itself) or if no answer comes."""
+        if threading.get_ident() == self._loop_thread:
+            return None
+        answer: Future[list[dict[str, Any]]] = Future()
+        with self._lock:
+            if self._gone is not None:
+                return None
+            self._start_reader()
+            rid = next(self._ids)
+            self._queries[rid] = answer
+            head = _REQ.pack(rid, _STATUS, bytes(32))
+            self._send([_HEAD.pack(len(head)) + head])
+        try:
+            return answer.result(timeout=10)
+        except (TimeoutError, LedgerError):
+            return None
+
+    def _start_reader(self) -> None:
+        """Read answers in a thread of our own unless the event loop does (lock held)."""
+        if self._loop is None and self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read_loop, name="ledger-remote", daemon=True
+            )
+            self._reader.start()
+
     def _enqueue(self, batch: list[Pending]) -> None:
         out = []
         with self._lock:
             if self._gone is not None:
                 raise self._gone
-            if self._loop is None and self._reader is None:
-                self._reader = threading.Thread(
-                    target=self._read_loop, name="ledger-remote", daemon=True
-                )
-                self._reader.start()
+            self._start_reader()
             for p in batch:
                 if not p.future.set_running_or_notify_cancel():
                     continue  # the caller gave up before it was sent
@@ -294,6 +344,11 @@ class RemoteWriter(Submitter):
     def _resolve(self, frames: list[bytes]) -> None:
         for f in frames:
             rid, kind = _ERR.unpack_from(f)
+            if kind == 2:
+                with self._lock:
+                    query = self._queries.pop(rid)
+                query.set_result(json.loads(f[_ERR.size :]))
+                continue
             with self._lock:
                 p = self._waiting.pop(rid)
             if kind == 0:
@@ -349,6 +404,9 @@ class RemoteWriter(Submitter):
             if not p.future.done():
                 self._settle(p, self._gone)
         self._waiting.clear()
+        for query in self._queries.values():
+            query.set_exception(self._gone)
+        self._queries.clear()
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.events import SignedEvent, parse_event
 from ..core.gc import gc_paused
@@ -70,6 +71,10 @@ class Submitter(ABC):
         pending = self.prepare(event)
         self._enqueue([pending])
         return pending.future
+
+    def witness_states(self) -> list[dict[str, Any]] | None:
+        """The witnesses' states where the witnessing runs elsewhere (None: here)."""
+        return None
 
     def submit_async(self, event: bytes | SignedEvent) -> asyncio.Future[Receipt]:
         """:meth:`submit` for a caller on an event loop: await the result."""

@@ -33,7 +33,10 @@ from ..errors import LedgerError, RuleViolation, StorageError
 from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
 from .submit import Pending, Submitter
 
-__all__ = ["Writer"]
+__all__ = ["CACHE_ENTRIES", "Writer"]
+
+#: at most about this many cached parties, keys, lots and credit accounts (then emptied)
+CACHE_ENTRIES = 100_000
 
 
 @dataclass(slots=True)
@@ -50,6 +53,9 @@ class _Cache:
     lots: dict[str, Lot | None] = field(default_factory=dict)
     credits: dict[Account, Decimal] = field(default_factory=dict)
     claims: dict[str, str] | None = None  # lot-id prefix -> owner; None: not loaded yet
+
+    def entries(self) -> int:
+        return len(self.parties) + len(self.keys) + len(self.lots) + len(self.credits)
 
 
 _T = TypeVar("_T")
@@ -255,6 +261,10 @@ class Writer(Submitter):
             size = tx.size()
             if size != self._cache.size:
                 self._cache = _Cache(frontier=merkle.CompactRange.from_reader(size, tx))
+            elif self._cache.entries() > CACHE_ENTRIES:
+                # the caches only save reads: start them over so that the writer's memory
+                # stays bounded however long the log grows (the frontier is O(log n))
+                self._cache = _Cache(size=size, frontier=self._cache.frontier)
             cache = self._cache
             existing = tx.events_by_ids([p.ev.id for p in group])
             view = _View(cache, tx, size)

@@ -77,7 +77,12 @@ def node(db_url: str, tmp_path: Path) -> Iterator[Node]:
     assert isinstance(led.writer, Writer)
     path = str(tmp_path / "seq.sock")
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(path, led.writer, stop), daemon=True)
+    thread = threading.Thread(
+        target=serve,
+        args=(path, led.writer, stop),
+        kwargs={"status": lambda: [{"url": "https://w.test", "error": "offline"}]},
+        daemon=True,
+    )
     thread.start()
     while not Path(path).exists():
         threading.Event().wait(0.01)
@@ -140,7 +145,12 @@ def test_a_worker_bound_to_its_event_loop_reads_answers_there(node: Node) -> Non
             futures = [asyncio.wrap_future(w.submit(_create(f"LOOP-{i}"))) for i in range(50)]
             return list(await asyncio.gather(*futures))
 
-        receipts = asyncio.run(main())
+        out: list[list[Receipt]] = []  # a loop of its own, in a thread of its own (the test
+        # process may already run one: Playwright's sync API does)
+        runner = threading.Thread(target=lambda: out.append(asyncio.run(main())))
+        runner.start()
+        runner.join()
+        (receipts,) = out
         assert len({r.seq for r in receipts}) == 50
         assert not any(t.name == "ledger-remote" for t in threading.enumerate())
 
@@ -163,3 +173,11 @@ def test_a_worker_without_a_sequencer_says_how_to_start_one(db_url: str, tmp_pat
             Ledger(store, log_signer=log_signer(), origin=ORIGIN, sequencer=str(tmp_path / "x"))
     finally:
         store.close()
+
+
+def test_a_worker_reports_the_witness_states_its_sequencer_keeps(node: Node) -> None:
+    """The sequencer runs the witnessing; a worker's /healthz shows the sequencer's states."""
+    with node.worker() as w:
+        assert w.log_status()["witnesses"] == [{"url": "https://w.test", "error": "offline"}]
+        node.halt()
+        assert w.log_status()["witnesses"] == []  # its own (no rounds run here), no hang
