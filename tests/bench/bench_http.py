@@ -24,8 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,21 +34,20 @@ from pathlib import Path
 
 import httpx
 
-from ledger.client.keyfile import save_private_key
 from ledger.service.tokens import create_token
 from ledger.store.sql import SqlStore
 
-from .common import (
-    LOG,
-    OPERATOR,
-    ORIGIN,
-    RECYCLER,
-    raw_verify_rate,
-    register,
-    sign_creates_parallel,
+from .common import raw_verify_rate, sign_creates_parallel
+from .servers import (
+    batch_body,
+    free_port,
+    fresh_schema,
+    ledger_env,
+    register_parties,
+    serve_ledger,
+    start_server,
+    stop_server,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 LUA = r"""
 local bodies = {}
@@ -78,25 +75,6 @@ function request()
   return wrk.format("POST", path, headers, bodies[idx])
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server died at start-up")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def _wrk(
@@ -154,52 +132,26 @@ class Run:
     size: int
 
 
-def _server(args: list[str], env: dict[str, str], url: str, probe: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True)
-    try:
-        _wait(f"{url}{probe}", proc)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def _bare(workers: int, bodies: Path, env: dict[str, str], args: argparse.Namespace) -> float:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "tests.bench.bare_app:app", "--port", str(port)]
     cmd += ["--log-level", "warning"]
     if workers > 1:  # the same process model as `ledger serve --workers N`
         cmd = [sys.executable, "-m", "tests.bench.bare_serve", str(port), str(workers)]
-    proc = _server(cmd, env, f"http://127.0.0.1:{port}", "/docs")
+    proc = start_server(cmd, env, f"http://127.0.0.1:{port}", "/docs")
     try:
         return _wrk(
             f"http://127.0.0.1:{port}", "/bare", bodies, None, args.seconds, args.connections
         )
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 def _fresh_database(kind: str, tmp: Path, pg: str | None, n: int) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / f'ledger-{n}.db'}"
     assert pg is not None
-    import psycopg
-
-    schema = f"bench_http_{os.getpid()}_{n}"
-    with psycopg.connect(pg, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{pg}?options=-csearch_path%3D{schema}"
+    return fresh_schema(pg, f"bench_http_{os.getpid()}_{n}")
 
 
 def _ledger(
@@ -210,24 +162,13 @@ def _ledger(
     env0: dict[str, str],
     args: argparse.Namespace,
 ) -> tuple[float, float, float, int]:
-    env = {**env0, "LEDGER_DATABASE_URL": db}
     store = SqlStore(db)
     token = create_token(store, "operator", "admin")
     store.close()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "ledger", "serve", "--port", str(port)]
-    proc = _server([*cmd, "--workers", str(workers)], env, url, "/healthz")
+    proc, url = serve_ledger(db, workers, env0)
     try:
-        auth = {"Authorization": f"Bearer {token}"}
-        json_auth = {**auth, "Content-Type": "application/json"}
-        for ev in (
-            register("operator", ["operator"], OPERATOR),
-            register("bwm", ["recycler", "producer"], RECYCLER),
-        ):
-            httpx.post(
-                f"{url}/v1/events", content=ev.canonical, headers=json_auth
-            ).raise_for_status()
+        json_auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        register_parties(url, token)
         single = _wrk(url, "/v1/events", bodies, token, args.seconds, args.connections)
         size = httpx.get(f"{url}/healthz").json()["size"]
         raw_before = raw_verify_rate(1.0)
@@ -236,9 +177,7 @@ def _ledger(
         def client(part: list[list[bytes]]) -> None:
             with httpx.Client(base_url=url, headers=json_auth, timeout=300) as c:
                 for batch in part:
-                    r = c.post(
-                        "/v1/events/batch", content=b'{"events":[' + b",".join(batch) + b"]}"
-                    )
+                    r = c.post("/v1/events/batch", content=batch_body(batch))
                     r.raise_for_status()
                     assert all(item["status"] == 201 for item in r.json()["results"])
 
@@ -251,7 +190,7 @@ def _ledger(
         batch = sum(map(len, batches)) / (time.perf_counter() - start)
         raw = (raw_before + raw_verify_rate(1.0)) / 2
     finally:
-        _stop(proc)
+        stop_server(proc)
     return single, batch, raw, size
 
 
@@ -279,18 +218,7 @@ def main() -> None:
     fresh = sign_creates_parallel(args.batch_events, salt="batch")
     batches = [fresh[i : i + 1000] for i in range(0, len(fresh), 1000)]
 
-    keys = tmp / "keys"
-    save_private_key(LOG, keys / "log.pem")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")},
-        "LEDGER_KEY_DIR": str(keys),
-        "LEDGER_ORIGIN": ORIGIN,
-        "LEDGER_WRITE_RATE": "1000000",
-        "LEDGER_WRITE_BURST": "1000000",
-        # the benchmark's events are dated T0 (2025): signed history, imported without the window
-        "LEDGER_MAX_PAST_SECONDS": "null",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = ledger_env(tmp / "keys")
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
     runs: dict[tuple[str, int], Run] = {}
     bare: dict[int, float] = {}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ledger.core import events
+from ledger.core import events, merkle
 from ledger.core.checkpoint import Signer
 from ledger.core.keys import Ed25519PrivateKey, key_object, public_raw
 from ledger.service import Ledger
@@ -83,18 +85,53 @@ def sign_creates(start: int, stop: int, salt: str = "") -> list[bytes]:
 
 def sign_creates_parallel(n: int, salt: str = "") -> list[bytes]:
     """Sign ``n`` lot.create events on every core (set-up only, never timed)."""
-    from concurrent.futures import ProcessPoolExecutor
+    return [ev for part in sign_creates_chunks(n, max(1, n), salt) for ev in part]
+
+
+def sign_creates_chunks(n: int, chunk: int, salt: str = "") -> Generator[list[bytes], None, None]:
+    """The lot.create events ``0 .. n-1`` in lists of ``chunk``, signed on every core by a
+    process pool in the background: while the caller uses one list, the next one is signed, and
+    no more (memory stays bounded by two chunks whatever ``n``)."""
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     workers = os.cpu_count() or 1
-    step = max(1, n // (workers * 8))
-    bounds = [(a, min(n, a + step)) for a in range(0, n, step)]
-    out: list[bytes] = []
-    with ProcessPoolExecutor(workers) as pool:
-        for part in pool.map(
-            sign_creates, [a for a, _ in bounds], [b for _, b in bounds], [salt] * len(bounds)
-        ):
-            out.extend(part)
-    return out
+    step = max(1, chunk // (workers * 8))
+    pool = ProcessPoolExecutor(workers)
+
+    def submit(a: int) -> list[Future[list[bytes]]]:
+        b = min(n, a + chunk)
+        return [pool.submit(sign_creates, s, min(b, s + step), salt) for s in range(a, b, step)]
+
+    try:
+        pending = [submit(a) for a in range(0, min(n, 2 * chunk), chunk)]
+        following = 2 * chunk
+        while pending:
+            out: list[bytes] = []
+            for future in pending.pop(0):
+                out.extend(future.result())
+            yield out
+            if following < n:
+                pending.append(submit(following))
+                following += chunk
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def proof_medians(size: int, store: merkle.NodeReader, n: int = 1000) -> tuple[float, float]:
+    """Median latency in ms of ``n`` random inclusion and ``n`` random consistency proofs in the
+    tree of ``size`` leaves, read from ``store`` (the library's proofs, no HTTP)."""
+    rng = random.Random(7)
+    incl, cons = [], []
+    for _ in range(n):
+        idx = rng.randrange(size)
+        t = time.perf_counter()
+        merkle.inclusion_proof(idx, size, store)
+        incl.append(time.perf_counter() - t)
+        m = rng.randrange(1, size)
+        t = time.perf_counter()
+        merkle.consistency_proof(m, size, store)
+        cons.append(time.perf_counter() - t)
+    return statistics.median(incl) * 1e3, statistics.median(cons) * 1e3
 
 
 def rate(fn: Callable[[], int], *, min_seconds: float = 1.0) -> float:
