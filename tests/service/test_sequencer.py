@@ -19,6 +19,7 @@ from ledger.core.events import SignedEvent, sign
 from ledger.core.receipt import Receipt
 from ledger.errors import LedgerError, RuleViolation, StorageError
 from ledger.service import Ledger
+from ledger.service import writer as writer_module
 from ledger.service.sequencer import RemoteWriter, serve
 from ledger.service.writer import Writer
 from ledger.store.sql import SqlStore
@@ -181,3 +182,24 @@ def test_a_worker_reports_the_witness_states_its_sequencer_keeps(node: Node) -> 
         assert w.log_status()["witnesses"] == [{"url": "https://w.test", "error": "offline"}]
         node.halt()
         assert w.log_status()["witnesses"] == []  # its own (no rounds run here), no hang
+
+
+def test_the_writers_caches_stay_bounded_however_long_the_log(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's caches only save reads: past the bound they start over (the node's memory
+    must not grow with the log), and every append still sees the right state."""
+    monkeypatch.setattr(writer_module, "CACHE_ENTRIES", 40)
+    with open_ledger(db_url) as led:
+        led.append_many(registered_chain().events)
+        assert isinstance(led.writer, Writer)
+        heads = {}
+        for i in range(120):
+            heads[f"CACHE-{i}"] = led.append(_create(f"CACHE-{i}")).hash
+            assert led.writer._cache.entries() <= 40 + 8  # the bound plus one group's rows
+        for lot in ("CACHE-0", "CACHE-77"):  # long evicted: read back from the database
+            led.append(_adjust(lot, heads[lot], "50"))
+        with pytest.raises(RuleViolation) as stale:
+            led.append(_adjust("CACHE-0", heads["CACHE-0"], "40"))
+        assert stale.value.code == "stale_head"
+        assert led.fsck().ok
