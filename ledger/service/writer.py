@@ -36,7 +36,7 @@ from .submit import Pending, Submitter
 __all__ = ["CACHE_ENTRIES", "Writer"]
 
 #: at most about this many cached parties, keys, lots and credit accounts (then emptied)
-CACHE_ENTRIES = 100_000
+CACHE_ENTRIES = 20_000
 
 
 @dataclass(slots=True)
