@@ -40,6 +40,7 @@ from ledger.store.sql import SqlStore
 from .common import raw_verify_rate, sign_creates_parallel
 from .servers import (
     batch_body,
+    drop_schema,
     free_port,
     fresh_schema,
     ledger_env,
@@ -151,7 +152,11 @@ def _fresh_database(kind: str, tmp: Path, pg: str | None, n: int) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / f'ledger-{n}.db'}"
     assert pg is not None
-    return fresh_schema(pg, f"bench_http_{os.getpid()}_{n}")
+    return fresh_schema(pg, _schema(n))
+
+
+def _schema(n: int) -> str:
+    return f"bench_http_{os.getpid()}_{n}"
 
 
 def _ledger(
@@ -225,8 +230,13 @@ def main() -> None:
     for workers in (1, 2):
         bare[workers] = _bare(workers, bodies, env, args)
         for kind in kinds:
-            db = _fresh_database(kind, tmp, args.postgres, len(runs))
-            single, batch, raw, size = _ledger(db, workers, bodies, batches, env, args)
+            n = len(runs)
+            db = _fresh_database(kind, tmp, args.postgres, n)
+            try:
+                single, batch, raw, size = _ledger(db, workers, bodies, batches, env, args)
+            finally:
+                if kind == "postgresql":
+                    drop_schema(args.postgres, _schema(n))
             runs[(kind, workers)] = Run(bare[workers], single, batch, raw, size)
     print(
         f"\nwrk: {args.connections} connections, {args.seconds} s; batch: "
