@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,7 @@ from ledger.core.gc import freeze_heap
 from ledger.core.keys import Ed25519PrivateKey, public_raw
 from ledger.errors import LedgerError
 from ledger.service import Ledger
+from ledger.service.sequencer import RemoteWriter
 from ledger.service.settings import ExampleKeyRefused, Settings, open_ledger
 
 from . import console, problems
@@ -34,9 +37,12 @@ from .routes import (
 __all__ = ["app_from_env", "create_app"]
 
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, ledger: Ledger | None = None, *, fast_path: bool = True
+) -> FastAPI:
     """Build the app. With ``ledger`` given, the caller owns it; otherwise the app opens the
-    configured database on start-up and closes it on shutdown.
+    configured database on start-up and closes it on shutdown. ``fast_path=False`` serves
+    ``POST /v1/events`` through its FastAPI route (``api.routes.events.EventFastPath``).
 
     Raises:
         ExampleKeyRefused: example keys configured outside demo mode (when opening).
@@ -80,6 +86,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.include_router(certificates.public)
     console.install(app)
     schemas.install(app)
+    if fast_path:
+        app.add_middleware(events.EventFastPath)
     return app
 
 
@@ -101,5 +109,10 @@ def app_from_env() -> FastAPI:
     """The app of one worker of ``ledger serve --workers N`` (a uvicorn factory): the settings
     from ``LEDGER_*``, the node's sequencer from ``LEDGER_SEQUENCER``."""
     app = create_app(Settings())
+    writer = app.state.ltl.ledger.writer
+    if isinstance(writer, RemoteWriter):
+        # without its sequencer a worker can only refuse writes: stop (uvicorn's supervisor,
+        # if it still runs, is stopping too; if it was killed, nothing else would stop us)
+        writer.on_gone = lambda: os.kill(os.getpid(), signal.SIGTERM)
     freeze_heap()
     return app

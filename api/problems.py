@@ -150,7 +150,8 @@ def install(app: FastAPI, page: ProblemPage | None = None) -> None:
     async def _storage(request: Request, exc: StorageError) -> Response:
         return _response(
             "storage_error",
-            "the database is unavailable or refused the write; nothing was written — retry later",
+            "the database is unavailable or refused the write — retry later with the same "
+            "bytes (an event that was committed after all answers 200 with its receipt)",
             request,
         )
 

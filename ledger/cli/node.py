@@ -228,13 +228,12 @@ def serve(
     Several nodes may serve one PostgreSQL database (or one SQLite file on one machine): each
     node's sequencer takes the writers' lock per group commit, so the log stays one sequence.
     """
-    import uvicorn
 
     from api import create_app
 
     from ..core.gc import freeze_heap
     from ..service.settings import open_ledger
-    from .serving import sequencer_process, serve_workers
+    from .serving import sequencer_process, serve_one, serve_workers
 
     if demo:
         # the certificates of a demo point at this very server unless told otherwise; set in
@@ -244,8 +243,9 @@ def serve(
             os.environ.get("LEDGER_PUBLIC_URL") or f"http://{shown}:{port}"
         )
         os.environ["LEDGER_DEMO"] = "true"
-    with sequencer_process() as path:
-        settings = _settings(sequencer=path)
+    _settings()  # a bad LEDGER_* value is a usage error here, before any process starts
+    with sequencer_process() as node:
+        settings = _settings(sequencer=node.path)
         try:
             ledger = open_ledger(settings)
         except LedgerError as e:
@@ -269,7 +269,7 @@ def serve(
             )
         if workers == 1:
             freeze_heap()
-            uvicorn.run(app_, host=host, port=port, log_level="warning")
+            serve_one(app_, node, host=host, port=port)
         else:
             app_.state.ltl.ledger.close()  # each worker opens its own (api.app.app_from_env)
             serve_workers(
@@ -283,6 +283,9 @@ def _settings(**overrides: Any) -> Settings:
 
     from ..service.settings import Settings
 
+    # LEDGER_SEQUENCER is for the workers `ledger serve` starts: every other command writes
+    # through a writer of its own, whatever the shell exported
+    overrides.setdefault("sequencer", None)
     try:
         return Settings(**overrides)
     except ValidationError as e:

@@ -16,15 +16,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from ..service.sequencer import READY, serve
 
-__all__ = ["sequencer_main", "sequencer_process", "serve_workers"]
+__all__ = ["Sequencer", "sequencer_main", "sequencer_process", "serve_one", "serve_workers"]
 
 
 def sequencer_main() -> None:
@@ -58,29 +60,48 @@ def sequencer_main() -> None:
             ledger.writer,
             stop,
             ready=lambda: print(READY, flush=True),
-            status=lambda: list(ledger.witnessing.status()["witnesses"]),
+            status=ledger.witnessing.witness_states,  # memory only: no database read
         )
     finally:
         ledger.close()  # commits what was queued, then closes the database
 
 
+@dataclass
+class Sequencer:
+    """A running sequencer: its socket, and what to do if it dies while the server serves
+    (by default SIGTERM to this process; a one-worker server asks its uvicorn to exit)."""
+
+    path: str
+    on_death: Callable[[], None] = field(default=lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+
+def _socket_folder() -> Path:
+    """A new private folder (mode 0700) whose socket path fits AF_UNIX's ~108 bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="ltl-seq-"))
+    if len(str(folder / "sequencer.sock")) < 100:
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix="ltl-seq-", dir="/tmp"))
+
+
 @contextmanager
-def sequencer_process() -> Iterator[str]:
-    """Start this node's sequencer with the settings of ``LEDGER_*``; yield its socket path
-    (also set as ``LEDGER_SEQUENCER`` for the workers).
+def sequencer_process() -> Iterator[Sequencer]:
+    """Start this node's sequencer with the settings of ``LEDGER_*``; yield it (its socket is
+    also set as ``LEDGER_SEQUENCER`` for the workers).
 
     Raises:
-        typer.Exit: the sequencer could not open the ledger (its error is printed above).
+        typer.Exit: the sequencer could not open the ledger (its error is printed above), or
+            it died while serving (exit 1, after the server stopped).
     """
-    folder = Path(tempfile.mkdtemp(prefix="ltl-sequencer-"))  # mode 0700
-    path = str(folder / "sequencer.sock")
+    folder = _socket_folder()
+    node = Sequencer(str(folder / "sequencer.sock"))
     env = {k: v for k, v in os.environ.items() if k != "LEDGER_SEQUENCER"}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "from ledger.cli.serving import sequencer_main; sequencer_main()",
-            path,
+            node.path,
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -109,12 +130,12 @@ def sequencer_process() -> Iterator[str]:
                     "no write is accepted that cannot be committed",
                     err=True,
                 )
-                os.kill(os.getpid(), signal.SIGTERM)
+                node.on_death()
 
         threading.Thread(target=watch, name="sequencer-watch", daemon=True).start()
-        os.environ["LEDGER_SEQUENCER"] = path
+        os.environ["LEDGER_SEQUENCER"] = node.path
         try:
-            yield path
+            yield node
         finally:
             stopping.set()
             os.environ.pop("LEDGER_SEQUENCER", None)
@@ -128,6 +149,20 @@ def sequencer_process() -> Iterator[str]:
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve_one(app: Any, node: Sequencer, *, host: str, port: int) -> None:
+    """Serve ``app`` in this process; if the sequencer dies, uvicorn stops gracefully (so the
+    sequencer's context exits 1 and cleans up, rather than the process dying of SIGTERM)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def stop() -> None:
+        server.should_exit = True
+
+    node.on_death = stop
+    server.run()
 
 
 def serve_workers(app: str, *, workers: int, host: str, port: int, factory: bool = False) -> None:

@@ -35,6 +35,7 @@ import os
 import selectors
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -192,40 +193,66 @@ def _sequence(
     stop: threading.Event,
     status: Callable[[], list[dict[str, Any]]],
 ) -> None:
-    """Take, commit, answer: until ``stop`` (see :func:`serve`)."""
+    """Take, commit, answer: until ``stop`` (see :func:`serve`). Nothing one connection sends
+    or one failed query can stop the loop: that connection is dropped (its worker fails its
+    waiting events), the query answered empty."""
     while not stop.is_set():
         group: list[tuple[_Worker, int, Pending]] = []
         queries: list[tuple[_Worker, int]] = []
         for key, _ in selector.select(timeout=0.2):
             if key.data is None:
-                with contextlib.suppress(BlockingIOError):
-                    sock, _ = listener.accept()
-                    sock.setblocking(True)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
-                    selector.register(sock, selectors.EVENT_READ, _Worker(sock))
+                _accept(listener, selector)
                 continue
             worker: _Worker = key.data
-            for rid, p in worker.take():
-                if p is None:
-                    queries.append((worker, rid))
-                else:
-                    group.append((worker, rid, p))
+            try:
+                for rid, p in worker.take():
+                    if p is None:
+                        queries.append((worker, rid))
+                    else:
+                        group.append((worker, rid, p))
+            except Exception as e:  # a frame the protocol does not allow: a broken worker
+                _complain(f"dropping a worker connection: {e!r}")
+                worker.closed = True
             if worker.closed:
                 selector.unregister(worker.sock)
                 worker.sock.close()
         if group:
-            writer.commit([p for _, _, p in group])
+            writer.commit([p for _, _, p in group])  # answers every future, never raises
         answers: dict[_Worker, list[bytes]] = {}
         for worker, rid, p in group:
             answers.setdefault(worker, []).append(_answer(rid, p))
+        _send(answers)  # receipts first: a query never delays them
         if queries:
-            states = json.dumps(status()).encode()
-            for worker, rid in queries:
-                answers.setdefault(worker, []).append(_frame(_ERR.pack(rid, 2) + states))
-        for worker, frames in answers.items():
-            if not worker.closed:
-                with contextlib.suppress(OSError):  # a worker that left is not waiting
-                    worker.sock.sendall(b"".join(frames))
+            try:
+                states = json.dumps(status()).encode()
+            except Exception as e:
+                _complain(f"witness states unavailable: {e!r}")
+                states = b"[]"
+            _send({w: [_frame(_ERR.pack(rid, 2) + states)] for w, rid in queries})
+
+
+def _accept(listener: socket.socket, selector: selectors.BaseSelector) -> None:
+    try:
+        sock, _ = listener.accept()
+    except BlockingIOError:
+        return
+    except OSError as e:  # out of file descriptors, an aborted connection: not fatal
+        _complain(f"accept failed: {e!r}")
+        return
+    sock.setblocking(True)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+    selector.register(sock, selectors.EVENT_READ, _Worker(sock))
+
+
+def _send(answers: dict[_Worker, list[bytes]]) -> None:
+    for worker, frames in answers.items():
+        if not worker.closed:
+            with contextlib.suppress(OSError):  # a worker that left is not waiting
+                worker.sock.sendall(b"".join(frames))
+
+
+def _complain(message: str) -> None:
+    print(f"sequencer: {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------- the worker side
@@ -260,13 +287,17 @@ class RemoteWriter(Submitter):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._outbox: list[bytes] = []
+        self._drainer: asyncio.Task[None] | None = None
         self._reader: threading.Thread | None = None
+        #: called once when the sequencer is found gone
+        self.on_gone: Callable[[], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read answers in ``loop`` (call from its thread, before the first append)."""
         with self._lock:
             if self._reader is None and self._loop is None:
                 self._loop, self._loop_thread = loop, threading.get_ident()
+                self._sock.setblocking(False)  # the loop reads and writes it from now on
                 loop.add_reader(self._sock.fileno(), self._on_readable)
 
     def submit_async(self, event: bytes | SignedEvent) -> asyncio.Future[Receipt]:
@@ -282,22 +313,31 @@ class RemoteWriter(Submitter):
 
     def witness_states(self) -> list[dict[str, Any]] | None:
         """The witnesses' states, asked of the sequencer (which runs the witnessing); None on
-        the bound event loop's own thread (it would wait for itself) or if no answer comes."""
+        the bound event loop's own thread (it would wait for itself).
+
+        Raises:
+            StorageError: the sequencer is gone or did not answer within 2 s (``/healthz``
+                then says the node cannot write: 503).
+        """
         if threading.get_ident() == self._loop_thread:
             return None
         answer: Future[list[dict[str, Any]]] = Future()
         with self._lock:
             if self._gone is not None:
-                return None
+                raise self._gone
             self._start_reader()
             rid = next(self._ids)
             self._queries[rid] = answer
             head = _REQ.pack(rid, _STATUS, bytes(32))
-            self._send([_HEAD.pack(len(head)) + head])
+            self._transmit([_HEAD.pack(len(head)) + head])
         try:
-            return answer.result(timeout=10)
-        except (TimeoutError, LedgerError):
-            return None
+            return answer.result(timeout=2)
+        except TimeoutError:
+            with self._lock:
+                self._queries.pop(rid, None)
+            raise StorageError(
+                "this node's sequencer did not answer within 2 s: it is stalled or overloaded"
+            ) from None
 
     def _start_reader(self) -> None:
         """Read answers in a thread of our own unless the event loop does (lock held)."""
@@ -320,34 +360,49 @@ class RemoteWriter(Submitter):
                 self._waiting[rid] = p
                 head = _REQ.pack(rid, int(p.verified), p.ev.hash_bytes)
                 out.append(_HEAD.pack(len(head) + len(p.ev.canonical)) + head + p.ev.canonical)
-            if self._loop is not None and threading.get_ident() == self._loop_thread:
-                # on the event loop: one write per loop turn for all of this turn's requests
-                if not self._outbox:
-                    self._loop.call_soon(self._flush)
-                self._outbox.extend(out)
-                return
-            self._send(out)
+            self._transmit(out)
 
-    def _flush(self) -> None:
-        with self._lock:
-            out, self._outbox = self._outbox, []
-            if self._gone is None:
-                self._send(out)
+    def _transmit(self, frames: list[bytes]) -> None:
+        """Send whole frames (lock held). Bound to a loop, only the loop writes the socket,
+        never blocking: no caller thread waits on the socket with the lock held, and the loop
+        never waits on a slow sequencer. Unbound, a blocking write under the lock."""
+        if self._loop is None:
+            try:
+                self._sock.sendall(b"".join(frames))
+            except OSError as e:
+                self._fail(e)
+        elif threading.get_ident() == self._loop_thread:
+            self._push(frames)
+        else:
+            self._loop.call_soon_threadsafe(self._push, frames)
 
-    def _send(self, frames: list[bytes]) -> None:
-        """Send whole frames (lock held)."""
+    def _push(self, frames: list[bytes]) -> None:
+        """(On the loop.) Queue frames; one drain task writes everything queued per turn."""
+        self._outbox.extend(frames)
+        if self._drainer is None and self._loop is not None:
+            self._drainer = self._loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        assert self._loop is not None
         try:
-            self._sock.sendall(b"".join(frames))
+            while self._outbox:
+                data = b"".join(self._outbox)
+                self._outbox.clear()
+                await self._loop.sock_sendall(self._sock, data)
         except OSError as e:
-            self._fail(e)
+            with self._lock:
+                self._fail(e)
+        finally:
+            self._drainer = None
 
     def _resolve(self, frames: list[bytes]) -> None:
         for f in frames:
             rid, kind = _ERR.unpack_from(f)
             if kind == 2:
                 with self._lock:
-                    query = self._queries.pop(rid)
-                query.set_result(json.loads(f[_ERR.size :]))
+                    query = self._queries.pop(rid, None)
+                if query is not None:  # None: its asker gave up waiting
+                    query.set_result(json.loads(f[_ERR.size :]))
                 continue
             with self._lock:
                 p = self._waiting.pop(rid)
@@ -393,13 +448,17 @@ class RemoteWriter(Submitter):
             self._fail(None)
 
     def _fail(self, cause: BaseException | None) -> None:
-        """The sequencer is gone: every waiting and later event fails (lock held)."""
+        """The sequencer is gone: every waiting and later event fails (lock held), and
+        ``on_gone`` runs once (a worker of ``ledger serve --workers N`` then stops)."""
         if self._gone is None:
             why = f" ({cause})" if cause else ""
             self._gone = StorageError(
-                f"this node's sequencer is gone{why}: nothing more is written here; restart "
-                "`ledger serve` (events already answered are committed)"
+                f"this node's sequencer is gone{why}: an event that was not answered may or "
+                "may not be committed — send the same bytes again (same id: idempotent), to "
+                "this node once `ledger serve` is restarted or to another node"
             )
+            if self.on_gone is not None:
+                self.on_gone()
         for p in self._waiting.values():
             if not p.future.done():
                 self._settle(p, self._gone)
@@ -409,6 +468,8 @@ class RemoteWriter(Submitter):
         self._queries.clear()
 
     def close(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(self._sock.fileno())

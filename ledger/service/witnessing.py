@@ -140,14 +140,18 @@ class Witnessing:
             if self._vkeys
             else None
         )
-        with self._lock:
-            witnesses = [st.to_dict() for st in self.states] if states is None else states
+        witnesses = self.witness_states() if states is None else states
         return {
             "checkpoint_size": None if latest is None else latest.size,
             "cosigned_size": cosigned,
             "witness_quorum": self.quorum,
             "witnesses": witnesses,
         }
+
+    def witness_states(self) -> list[dict[str, Any]]:
+        """Each witness's state as this process's rounds left it (no database read)."""
+        with self._lock:
+            return [st.to_dict() for st in self.states]
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> None:

@@ -288,21 +288,26 @@ def _gone(pid: int, seconds: float) -> bool:
 
 
 def test_the_sequencer_and_its_server_never_outlive_each_other(tmp_path: Path) -> None:
-    """``kill -9`` of a server leaves no sequencer behind; a sequencer that dies stops its
-    server, which says why."""
+    """``kill -9`` of a server leaves no sequencer and no worker behind; a sequencer that dies
+    stops its server, which says why (exit 1)."""
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     cluster, _ = _start_cluster(db_url, tmp_path, 2)
     first, second = cluster.nodes
     try:
         assert first.proc is not None and second.proc is not None
         (sequencer,) = (p for p in _children(first.proc.pid) if "sequencer" in _cmdline(p))
+        workers = [p for p in _children(first.proc.pid) if "multiprocessing" in _cmdline(p)]
+        assert len(workers) >= 2, [_cmdline(p) for p in _children(first.proc.pid)]
         first.proc.send_signal(signal.SIGKILL)  # the server only, not its process group
         first.proc.wait()
         assert _gone(sequencer, 30), "the sequencer outlived its server"
+        # its workers find their sequencer gone and stop: no orphan keeps the port, answering
+        # /healthz "ok" and 503 to every write
+        assert all(_gone(w, 30) for w in workers), [_cmdline(w) for w in workers]
 
         (sequencer,) = (p for p in _children(second.proc.pid) if "sequencer" in _cmdline(p))
         os.kill(sequencer, signal.SIGKILL)
-        assert second.proc.wait(timeout=60) != 0
+        assert second.proc.wait(timeout=60) == 1
         assert "the sequencer exited" in second.stderr(), second.stderr()
     finally:
         for node in cluster.nodes:
@@ -316,3 +321,25 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
     except OSError:
         return ""
+
+
+def test_one_worker_server_exits_1_and_cleans_up_when_its_sequencer_dies(tmp_path: Path) -> None:
+    """The default ``--workers 1``: uvicorn stops gracefully (not killed by its own SIGTERM),
+    so the server exits 1 and removes its sequencer's private folder."""
+    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    _, env = _start_cluster(db_url, tmp_path, 0)  # the database and its env, no node yet
+    node = ServerProcess(env, tmp_path / "one", new_session=True).start()
+    try:
+        assert node.proc is not None
+        (sequencer,) = (p for p in _children(node.proc.pid) if "sequencer" in _cmdline(p))
+        folder = Path(_cmdline(sequencer).split()[-1]).parent
+        assert folder.is_dir()
+        os.kill(sequencer, signal.SIGKILL)
+        assert node.proc.wait(timeout=60) == 1, node.stderr()
+        assert "the sequencer exited" in node.stderr()
+        assert "Traceback" not in node.stderr(), node.stderr()
+        assert not folder.exists()
+    finally:
+        if node.proc is not None and node.proc.poll() is None:
+            os.killpg(node.proc.pid, signal.SIGKILL)
+            node.proc.wait()
