@@ -26,6 +26,8 @@ def main() -> None:
 
 
 def __getattr__(name: str) -> Any:
+    # Only until anything imports the submodule ``ledger.cli.app``: Python then binds that
+    # name to the module. Import the command tree as ``from ledger.cli.app import app``.
     if name == "app":
         from .app import app
 

@@ -24,7 +24,7 @@ from ledger.attest.credentials import (
     issue_certificate,
     verification_method_of,
 )
-from ledger.cli import app as cli
+from ledger.cli.app import app as cli
 from ledger.client.keyfile import save_private_key
 from ledger.core.keys import public_raw
 from ledger.core.values import UUID_RE

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from ledger.cli.app import app
 from ledger.client.keyfile import load_private_key
 from ledger.service.settings import ExampleKeyRefused, Settings
 from tests.support.ledgers import scenario_ledger
