@@ -243,9 +243,9 @@ def serve(
             os.environ.get("LEDGER_PUBLIC_URL") or f"http://{shown}:{port}"
         )
         os.environ["LEDGER_DEMO"] = "true"
-    _settings()  # a bad LEDGER_* value is a usage error here, before any process starts
+    settings = _settings()  # a bad LEDGER_* value is a usage error before any process starts
     with sequencer_process() as node:
-        settings = _settings(sequencer=node.path)
+        settings = settings.model_copy(update={"sequencer": node.path})
         try:
             ledger = open_ledger(settings)
         except LedgerError as e:

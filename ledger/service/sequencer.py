@@ -60,6 +60,8 @@ _OK = struct.Struct(">QBQB")
 _ERR = struct.Struct(">QB")
 _BUFFER = 4 << 20
 _STATUS = 2  # the ``verified`` byte of a status query
+#: the kind byte of an answer: a receipt, an error, witness states
+_RECEIPT, _ERROR, _STATES = 0, 1, 2
 
 
 class _FrameReader:
@@ -114,7 +116,7 @@ def _error_body(rid: int, exc: BaseException) -> bytes:
     err = exc if isinstance(exc, LedgerError) else StorageError(f"append failed: {exc!r}")
     kind = "rule" if isinstance(err, RuleViolation) else "storage"
     doc = {"kind": kind, "code": err.code, "message": err.message}
-    return _ERR.pack(rid, 1) + json.dumps(doc).encode()
+    return _ERR.pack(rid, _ERROR) + json.dumps(doc).encode()
 
 
 def _error_of(data: bytes) -> LedgerError:
@@ -151,7 +153,7 @@ def _answer(rid: int, p: Pending) -> bytes:
     exc = p.future.exception(timeout=0)
     if exc is None:
         r = p.future.result()
-        return _frame(_OK.pack(rid, 0, r.seq, int(r.created)))
+        return _frame(_OK.pack(rid, _RECEIPT, r.seq, int(r.created)))
     return _frame(_error_body(rid, exc))
 
 
@@ -228,7 +230,7 @@ def _sequence(
             except Exception as e:
                 _complain(f"witness states unavailable: {e!r}")
                 states = b"[]"
-            _send({w: [_frame(_ERR.pack(rid, 2) + states)] for w, rid in queries})
+            _send({w: [_frame(_ERR.pack(rid, _STATES) + states)] for w, rid in queries})
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector) -> None:
@@ -328,8 +330,7 @@ class RemoteWriter(Submitter):
             self._start_reader()
             rid = next(self._ids)
             self._queries[rid] = answer
-            head = _REQ.pack(rid, _STATUS, bytes(32))
-            self._transmit([_HEAD.pack(len(head)) + head])
+            self._transmit([_frame(_REQ.pack(rid, _STATUS, bytes(32)))])
         try:
             return answer.result(timeout=2)
         except TimeoutError:
@@ -359,7 +360,7 @@ class RemoteWriter(Submitter):
                 rid = next(self._ids)
                 self._waiting[rid] = p
                 head = _REQ.pack(rid, int(p.verified), p.ev.hash_bytes)
-                out.append(_HEAD.pack(len(head) + len(p.ev.canonical)) + head + p.ev.canonical)
+                out.append(_frame(head + p.ev.canonical))
             self._transmit(out)
 
     def _transmit(self, frames: list[bytes]) -> None:
@@ -398,7 +399,7 @@ class RemoteWriter(Submitter):
     def _resolve(self, frames: list[bytes]) -> None:
         for f in frames:
             rid, kind = _ERR.unpack_from(f)
-            if kind == 2:
+            if kind == _STATES:
                 with self._lock:
                     query = self._queries.pop(rid, None)
                 if query is not None:  # None: its asker gave up waiting
@@ -406,7 +407,7 @@ class RemoteWriter(Submitter):
                 continue
             with self._lock:
                 p = self._waiting.pop(rid)
-            if kind == 0:
+            if kind == _RECEIPT:
                 _, _, seq, created = _OK.unpack_from(f)
                 self._settle(p, Receipt.of(seq, p.ev, created=bool(created)))
             else:

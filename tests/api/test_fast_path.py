@@ -21,21 +21,15 @@ from ledger.core.events import SignedEvent, sign
 from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token
-from tests.api.test_api import LATE, PUBLIC_URL, US_SITE, WRONG
+from tests.api.test_api import LATE, PUBLIC_URL, WRONG
 from tests.support.ledgers import scenario_ledger
-from tests.support.scenario import KEYS, private_key
+from tests.support.scenario import KEYS, private_key, scrap_body
 
 HEADERS = ("content-type", "www-authenticate", "retry-after", "accept-post", "accept-encoding")
 
 
 def _create(n: int, actor: str = "bwm", **kw: Any) -> SignedEvent:
-    body = {
-        "lot": f"FAST-{n:03d}",
-        "material": "aluminium scrap",
-        "mass_kg": "100",
-        "source": "post_consumer",
-        "site": US_SITE,
-    }
+    body = scrap_body(f"FAST-{n:03d}")
     return sign(type="lot.create", actor=actor, key=KEYS[actor], body=body, time=LATE, **kw)
 
 

@@ -33,7 +33,13 @@ from ledger.service.tokens import create_token
 from ledger.store.sql import SqlStore
 from tests.e2e.conftest import ServerProcess, clean_env, run_cli
 from tests.support import ledgers
-from tests.support.scenario import KEYS, now_text, private_key, registered_chain
+from tests.support.scenario import (
+    KEYS,
+    now_text,
+    private_key,
+    registered_chain,
+    scrap_body,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +49,8 @@ STEPS = 12  # events per lot after its creation (at least; more while a node res
 
 
 def _event(lot: str, head: str | None, step: int) -> SignedEvent:
-    if head is None:
-        body = {
-            "lot": lot,
-            "material": "black mass",
-            "mass_kg": "1000",
-            "source": "post_consumer",
-            "site": {"country": "US"},
-        }
+    if head is None:  # a 1000 kg lot
+        body = scrap_body(lot)
         return sign(type="lot.create", actor="bwm", key=KEYS["bwm"], body=body, time=now_text())
     return sign(
         type="lot.adjust",

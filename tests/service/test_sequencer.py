@@ -24,23 +24,17 @@ from ledger.service.sequencer import RemoteWriter, serve
 from ledger.service.writer import Writer
 from ledger.store.sql import SqlStore
 from tests.support.ledgers import ORIGIN, log_signer, open_ledger
-from tests.support.scenario import KEYS, registered_chain
+from tests.support.scenario import KEYS, registered_chain, scrap_body
 
 
-def _create(lot: str, *, id: str | None = None, mass: str = "100") -> SignedEvent:
+def _create(lot: str, *, id: str | None = None) -> SignedEvent:
     return sign(
         type="lot.create",
         actor="bwm",
         key=KEYS["bwm"],
         time="2025-07-01T00:00:00Z",
         id=id or str(uuid.uuid4()),
-        body={
-            "lot": lot,
-            "material": "black mass",
-            "mass_kg": mass,
-            "source": "post_consumer",
-            "site": {"country": "US"},
-        },
+        body=scrap_body(lot),
     )
 
 
