@@ -25,7 +25,7 @@ from ..errors import StorageError
 from .models import ConsoleSessionRow
 from .protocol import SessionRecord
 
-__all__ = ["SessionQueries"]
+__all__ = ["PointReader", "SessionQueries"]
 
 _SESSIONS: Table = ConsoleSessionRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(c.name for c in _SESSIONS.columns)
@@ -47,7 +47,7 @@ _DELETE_OLDEST = (
 )
 
 
-class _PointReader(Protocol):
+class PointReader(Protocol):
     """The store's dedicated connection for per-request reads (``sql._PointReads``)."""
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[Any]: ...
@@ -60,7 +60,7 @@ class SessionQueries:
 
     dialect: str
     _writer: Engine
-    _point: _PointReader
+    _point: PointReader
 
     def _execute(self, sql: str, params: Sequence[Any], what: str) -> int:  # pragma: no cover
         raise NotImplementedError

@@ -70,6 +70,7 @@ from .models import (
     VisibilityRow,
     WitnessCosignatureRow,
 )
+from .nodes import NodeCache, NodeRange
 from .protocol import (
     ALL_LOTS,
     AppendBatch,
@@ -86,7 +87,7 @@ from .protocol import (
     StateRow,
     TokenRecord,
 )
-from .sessions import SessionQueries
+from .sessions import PointReader, SessionQueries
 
 __all__ = ["SqlStore", "migrate", "normalize_url"]
 
@@ -193,6 +194,11 @@ _SQL_INPUTS = _insert_sql(_INPUTS)
 _SQL_STATES = _insert_sql(_STATES)
 _SQL_VISIBILITY = _upsert_sql(_VISIBILITY, 2)
 _SQL_NODES = _insert_sql(_NODES)
+_PG_NODES = (  # LATERAL + LIMIT: an index range scan per range (a plain join plans a hash join)
+    "SELECT n.level, n.idx, n.hash FROM unnest(%s::integer[], %s::bigint[], %s::bigint[]) "
+    "AS k(level, first, last) CROSS JOIN LATERAL (SELECT level, idx, hash FROM nodes "
+    "WHERE level = k.level AND idx BETWEEN k.first AND k.last LIMIT k.last - k.first + 1) n"
+)
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES) + " ON CONFLICT DO NOTHING"
 _SQL_CERT_STATUS = _insert_sql(_CERT_STATUS) + " ON CONFLICT DO NOTHING"
@@ -302,6 +308,8 @@ class _Reads:
     cursor a few.
     """
 
+    dialect: str  # "sqlite" or "postgresql"
+
     def _run(self, fn: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -323,24 +331,34 @@ class _Reads:
         return out
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
-        """Complete subtree hashes by (level, index), in ONE indexed query.
+        """Complete subtree hashes by (level, index), in ONE indexed query."""
+        rows = self._node_ranges([(lv, i, i) for lv, i in keys]) if keys else []
+        return {(lv, i): bytes(h) for lv, i, h in rows}
 
-        One ``level = ? AND idx IN (...)`` branch per level, joined by UNION ALL: each branch is
-        a primary-key lookup (a row-value ``(level, idx) IN`` list would scan the table).
+    def _node_ranges(self, ranges: Sequence[NodeRange], query: Any = None) -> list[Any]:
+        """Every stored node in the ``(level, first, last)`` ranges, in ONE indexed query.
+
+        PostgreSQL: one fixed statement joining the ranges, passed as three arrays, to the
+        primary key (psycopg prepares it on each connection after a few uses, so a proof costs
+        no planning). SQLite: one branch per level (an ``IN`` list of single nodes) or range,
+        joined by UNION ALL, each a primary-key lookup (a row-value ``IN`` list would scan).
         """
-        if not keys:
-            return {}
-        by_level: dict[int, list[int]] = {}
-        for level, idx in keys:
-            by_level.setdefault(level, []).append(idx)
+        run = query or self._query
+        if self.dialect == "postgresql":
+            return list(run(_PG_NODES, [[r[i] for r in ranges] for i in range(3)]))
+        points: dict[int, list[int]] = {}
         parts: list[str] = []
         params: list[int] = []
-        for level, idxs in by_level.items():
-            marks = _marks(len(idxs))
-            parts.append(_select(_NODES, f"level = ? AND idx IN ({marks})"))
+        for level, first, last in ranges:
+            if first == last:
+                points.setdefault(level, []).append(first)
+            else:
+                parts.append(_select(_NODES, "level = ? AND idx BETWEEN ? AND ?"))
+                params.extend((level, first, last))
+        for level, idxs in points.items():
+            parts.append(_select(_NODES, f"level = ? AND idx IN ({_marks(len(idxs))})"))
             params.extend((level, *idxs))
-        rows = self._query(" UNION ALL ".join(parts), params)
-        return {(lv, i): bytes(h) for lv, i, h in rows}
+        return list(run(" UNION ALL ".join(parts), params))
 
     def _derived(self, d: _Derived[_R], keys: Sequence[str]) -> dict[str, _R]:
         out: dict[str, _R] = {}
@@ -431,14 +449,14 @@ class _Txn(_Reads):
 
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._c = conn
-        self._dialect = dialect
+        self.dialect = dialect
         self._cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def _run(self, fn: Any) -> Any:
         return fn(self._c)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self._dialect == "postgresql":
+        if self.dialect == "postgresql":
             sql = sql.replace("?", "%s")
         self._cur.execute(sql, tuple(params))
         return list(self._cur.fetchall())
@@ -447,7 +465,7 @@ class _Txn(_Reads):
         # DBAPI executemany: the append path writes thousands of rows per group, and
         # SQLAlchemy's per-statement and per-row processing would cost more than the inserts.
         if params:
-            if self._dialect == "postgresql":
+            if self.dialect == "postgresql":
                 sql = sql.replace("?", "%s")
             self._cur.executemany(sql, params)
 
@@ -585,7 +603,21 @@ def _visible_lots_sql(party: str, after: str | None, where: LotFilter) -> tuple[
     return sql, params
 
 
-class SqlStore(SessionQueries, _Cosignatures):
+class _CommittedNodes(_Cosignatures):
+    """Merkle node reads outside the write transaction: only committed nodes, which never
+    change, so the store keeps the upper levels in memory (``nodes.NodeCache``)."""
+
+    _point: PointReader
+    _nodes: NodeCache
+
+    def _committed_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
+        return self._node_ranges(ranges, lambda sql, params: self._point.query(sql, tuple(params)))
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        return self._nodes.get_nodes(keys)
+
+
+class SqlStore(SessionQueries, _CommittedNodes):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:
@@ -610,6 +642,7 @@ class SqlStore(SessionQueries, _Cosignatures):
             raise StorageError(f"cannot open database {self.url}: {e}") from e
         self._lock = threading.Lock()
         self._point = _PointReads(self._engine, self.dialect)
+        self._nodes = NodeCache(self._committed_node_ranges)
 
     @property
     def engine(self) -> Engine:

@@ -1,0 +1,118 @@
+"""Merkle node reads on both databases: the upper levels kept in memory give the same nodes
+and proofs as the table, a row at the right edge is read again once the tree grows, the kept
+rows are bounded, and PostgreSQL reads every range through the primary key."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator, Sequence
+
+import pytest
+from sqlalchemy import text
+
+from ledger.core import merkle
+from ledger.store import nodes, sql
+from ledger.store.protocol import AppendBatch
+from ledger.store.sql import SqlStore
+
+
+class Tree:
+    """Every complete node of a tree grown leaf by leaf, as the writer stores them."""
+
+    def __init__(self) -> None:
+        self.range = merkle.CompactRange()
+        self.nodes: dict[tuple[int, int], bytes] = {}
+
+    def grow(self, n: int) -> list[tuple[int, int, bytes]]:
+        start = self.range.size
+        created = self.range.extend(
+            hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(start, start + n)
+        )
+        self.nodes.update(((lv, i), h) for lv, i, h in created)
+        return created
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return {k: self.nodes[k] for k in keys if k in self.nodes}
+
+
+def _store_nodes(store: SqlStore, created: list[tuple[int, int, bytes]]) -> None:
+    with store.write() as tx:
+        tx.append(AppendBatch(nodes=created))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore(db_url)
+    yield s
+    s.close()
+
+
+def test_upper_levels_from_memory_give_the_tables_nodes_and_proofs(store: SqlStore) -> None:
+    tree = Tree()
+    _store_nodes(store, tree.grow(70_000))  # 273 nodes at level 8: two rows there
+    rng = random.Random(3)
+    keys = [*rng.sample(sorted(tree.nodes), 400), (8, 272), (16, 0), (9, 135)]
+    assert store.get_nodes(keys) == tree.get_nodes(keys)
+    assert len(store._nodes) > 0  # the upper rows are kept now
+    assert store.get_nodes(keys) == tree.get_nodes(keys)  # and give the same hashes
+    size = 70_000
+    for _ in range(50):
+        i, m = rng.randrange(size), rng.randrange(1, size + 1)
+        assert merkle.inclusion_proof(i, size, store) == merkle.inclusion_proof(i, size, tree)
+        assert merkle.consistency_proof(m, size, store) == merkle.consistency_proof(m, size, tree)
+    # keys that are not stored are absent, kept rows or not
+    assert store.get_nodes([(8, 273), (8, 300), (3, 10**6), (30, 0)]) == {}
+
+
+def test_a_row_at_the_right_edge_is_read_again_when_the_tree_grows(store: SqlStore) -> None:
+    tree = Tree()
+    _store_nodes(store, tree.grow(600))  # level 8: nodes 0 and 1
+    assert store.get_nodes([(8, 0), (8, 2)]) == {(8, 0): tree.nodes[(8, 0)]}
+    _store_nodes(store, tree.grow(300))  # level 8: node 2 now complete
+    got = store.get_nodes([(8, 0), (8, 1), (8, 2)])
+    assert got == {k: tree.nodes[k] for k in [(8, 0), (8, 1), (8, 2)]}
+
+
+def test_kept_rows_are_bounded_and_reused() -> None:
+    tree = Tree()
+    tree.grow(1 << 12)  # level 8: 16 nodes, level 9: 8, ... one row each
+    reads: list[list[nodes.NodeRange]] = []
+
+    def read(ranges: Sequence[nodes.NodeRange]) -> list[tuple[int, int, bytes]]:
+        reads.append(list(ranges))
+        return [
+            (lv, i, h)
+            for (lv, i), h in tree.nodes.items()
+            for r in ranges
+            if lv == r[0] and r[1] <= i <= r[2]
+        ]
+
+    cache = nodes.NodeCache(read, max_rows=2)
+    assert cache.get_nodes([(8, 3), (0, 5)]) == tree.get_nodes([(8, 3), (0, 5)])
+    assert reads == [[(0, 5, 5), (8, 0, 255)]]  # the low node alone, the upper one's row
+    assert cache.get_nodes([(8, 7)]) == tree.get_nodes([(8, 7)])
+    assert len(reads) == 1  # from memory
+    cache.get_nodes([(9, 1)])
+    cache.get_nodes([(10, 1)])
+    assert len(cache) == 2  # the level-8 row went first (least recently used)
+    cache.get_nodes([(8, 7)])
+    assert reads[-1] == [(8, 0, 255)]
+
+
+@pytest.mark.postgres
+def test_postgresql_reads_each_range_through_the_primary_key(pg_url: str) -> None:
+    s = SqlStore(pg_url)
+    try:
+        tree = Tree()
+        _store_nodes(s, tree.grow(20_000))
+        with s.engine.connect() as c:
+            c.execute(text("ANALYZE nodes"))
+            plan = c.exec_driver_sql(
+                "EXPLAIN " + sql._PG_NODES, ([0, 8], [5, 0], [5, 255])
+            ).fetchall()
+        plan_text = "\n".join(r[0] for r in plan)
+        assert "Index Scan using nodes_pkey" in plan_text, plan_text
+        assert "Seq Scan on nodes" not in plan_text, plan_text
+    finally:
+        s.close()
