@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -199,6 +200,7 @@ _PG_NODES = (  # LATERAL + LIMIT: an index range scan per range (a plain join pl
     "AS k(level, first, last) CROSS JOIN LATERAL (SELECT level, idx, hash FROM nodes "
     "WHERE level = k.level AND idx BETWEEN k.first AND k.last LIMIT k.last - k.first + 1) n"
 )
+_PG_WRITE_BEGIN = "SELECT set_config('synchronous_commit', 'on', true), pg_advisory_xact_lock(%s)"
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES) + " ON CONFLICT DO NOTHING"
 _SQL_CERT_STATUS = _insert_sql(_CERT_STATUS) + " ON CONFLICT DO NOTHING"
@@ -229,10 +231,23 @@ def normalize_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hooks issue BEGIN
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
+    for attempt in range(_WAL_TRIES):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as e:
+            # Switching a new database file to WAL needs it alone, and SQLite answers "locked"
+            # at once instead of waiting: several servers opening the same new file at the
+            # same moment would fail (tests/store/test_migrate.py). Wait, as for any lock.
+            if "locked" not in str(e) or attempt == _WAL_TRIES - 1:
+                raise
+            time.sleep(0.02)
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
+
+
+_WAL_TRIES = 1500  # 30 s, as busy_timeout
 
 
 def _make_engine(url: str, *, writer: bool) -> Engine:
@@ -470,6 +485,15 @@ class _Txn(_Reads):
             self._cur.executemany(sql, params)
 
     def append(self, batch: AppendBatch) -> None:
+        if self.dialect == "postgresql":
+            # one round trip for every insert of the group, not one per table (psycopg's
+            # pipeline mode; an error still raises here, before the commit)
+            with self._cur.connection.pipeline():
+                self._append(batch)
+        else:
+            self._append(batch)
+
+    def _append(self, batch: AppendBatch) -> None:
         self._many(
             _SQL_EVENT,
             [
@@ -691,12 +715,9 @@ class SqlStore(SessionQueries, _CommittedNodes):
             try:
                 with self._writer.begin() as conn:
                     if self.dialect == "postgresql":
-                        # durable whatever the server's or role's default says
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
-                        conn.execute(
-                            select(func.pg_advisory_xact_lock(bindparam("k"))),
-                            {"k": _ADVISORY_LOCK_ID},
-                        )
+                        # durable whatever the server's or role's default says, and the
+                        # writers' lock: one round trip
+                        conn.exec_driver_sql(_PG_WRITE_BEGIN, (_ADVISORY_LOCK_ID,))
                     yield _Txn(conn, self.dialect)
             except _ERRORS as e:
                 raise StorageError(f"write transaction failed, nothing was written: {e}") from e

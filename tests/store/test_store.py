@@ -247,3 +247,24 @@ def test_a_database_with_any_data_is_not_empty(store: SqlStore, table: str) -> N
     with store.engine.begin() as c:
         c.execute(text(rows[table]), {"b": b"\x01" * 32})
     assert not store.is_empty()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_write_is_durable_and_holds_the_writers_lock(pg_url: str) -> None:
+    """Whatever the connection's default (here ``synchronous_commit=off``), the write
+    transaction commits durably, and it holds the advisory lock that serializes writers."""
+    assert "options=-csearch_path" in pg_url  # the fixture's, last: one more option
+    store = SqlStore(f"{pg_url}%20-csynchronous_commit%3Doff")
+    try:
+        assert store._query("SHOW synchronous_commit") == [("off",)]
+        with store.write() as tx:
+            assert tx._query("SHOW synchronous_commit") == [("on",)]
+            held = tx._query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = pg_backend_pid() AND objid = ?",
+                (sql._ADVISORY_LOCK_ID,),
+            )
+            assert held == [(1,)]
+        assert store._query("SHOW synchronous_commit") == [("off",)]  # local to the write
+    finally:
+        store.close()
