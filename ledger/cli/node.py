@@ -290,7 +290,10 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as e:
         problems = "; ".join(
+            # a rule across settings (no loc) names its variables in its message
             f"LEDGER_{'_'.join(str(x) for x in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ")
             for err in e.errors()
         )
         raise fail(f"bad setting: {problems}") from e

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
 
     Attributes:
         database_url: SQLAlchemy URL; SQLite file ``./ledger.db`` by default.
+        read_database_url: a streaming replica of a PostgreSQL ``database_url``: Merkle nodes
+            (inclusion and consistency proofs, hash tiles) are read from it, and a node it does
+            not have yet from the primary (README, "Running at scale").
         key_dir: folder of PEM keys (``log.pem``, ``operator.pem``, ``attest.pem``).
         origin: the checkpoint origin line (and the log key's name).
         demo: demo mode: example keys allowed (and used when ``key_dir`` has none).
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///ledger.db"
+    read_database_url: str | None = None
     key_dir: Path = Path("keys")
     origin: str = "ltl.example/log"
     demo: bool = False
@@ -129,6 +133,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"LEDGER_WITNESS_QUORUM={self.witness_quorum} exceeds the {count} witnesses "
                 "of LEDGER_WITNESSES"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _read_replica(self) -> Settings:
+        if self.read_database_url == "":
+            self.read_database_url = None
+        if self.read_database_url is not None and (
+            not self.database_url.startswith("postgres")
+            or not self.read_database_url.startswith("postgres")
+        ):
+            raise ValueError(
+                "LEDGER_READ_DATABASE_URL is a streaming replica of a PostgreSQL primary; "
+                "LEDGER_DATABASE_URL and LEDGER_READ_DATABASE_URL must both be postgresql:// "
+                "URLs (unset LEDGER_READ_DATABASE_URL on SQLite)"
             )
         return self
 
@@ -241,7 +260,7 @@ def open_ledger(settings: Settings) -> Ledger:
         LedgerError: a key is missing or unreadable; StorageError: the database.
     """
     log_signer = settings.log_signer()
-    store = SqlStore(settings.database_url)
+    store = SqlStore(settings.database_url, read_url=settings.read_database_url)
     try:
         return Ledger(
             store,

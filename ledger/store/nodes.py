@@ -8,9 +8,10 @@ reads those in rows of 256 neighbours (the width of a C2SP hash tile) and keeps 
 up to ``MAX_ROWS``; a proof then reads only its few nodes below level 8, all from one 256-leaf
 block, in one indexed statement.
 
-Only committed data comes through here (the store's own connection, never a write
-transaction), so nothing kept can be rolled back. A row at the right edge of the tree is kept
-as wide as it was; asking for a node past it reads the row again.
+Only committed data comes through here (the store's own connection, or a streaming replica of
+a PostgreSQL primary; never a write transaction), so nothing kept can be rolled back. A row at
+the right edge of the tree is kept as wide as it was; asking for a node past it reads the row
+again.
 """
 
 from __future__ import annotations
@@ -39,11 +40,16 @@ RangeReader = Callable[[Sequence[NodeRange]], Iterable[tuple[int, int, bytes]]]
 class NodeCache:
     """A :class:`ledger.core.merkle.NodeReader` over ``read`` that keeps the upper levels.
 
-    Thread-safe; one per store.
+    ``fallback`` (e.g. the primary when ``read`` is a streaming replica) is asked for the
+    nodes ``read`` did not have; what it returns is not kept (a row narrower than the primary's
+    is read again when a node past it is asked for). Thread-safe; one per store.
     """
 
-    def __init__(self, read: RangeReader, *, max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, read: RangeReader, *, fallback: RangeReader | None = None, max_rows: int = MAX_ROWS
+    ) -> None:
         self._read = read
+        self._fallback = fallback
         self._max_rows = max_rows
         self._rows: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
@@ -75,6 +81,10 @@ class NodeCache:
                 out[(level, idx)] = h
             if level >= UPPER_LEVEL:
                 fetched[(level, idx // ROW)][idx % ROW] = h
+        missing = [(lv, i, i) for lv, i in keys if (lv, i) not in out]
+        if missing and self._fallback is not None:  # a replica behind its primary
+            for level, idx, h in self._fallback(missing):
+                out[(level, idx)] = bytes(h)
         with self._lock:
             for key, got in fetched.items():
                 width = 0  # the stored nodes of a level are contiguous from index 0

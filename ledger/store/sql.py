@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -104,6 +105,7 @@ _INPUTS: Table = TransformInputRow.__table__  # type: ignore[attr-defined]
 _STATES: Table = LotStateRow.__table__  # type: ignore[attr-defined]
 _VISIBILITY: Table = VisibilityRow.__table__  # type: ignore[attr-defined]
 _LOG_META: Table = LogMetaRow.__table__  # type: ignore[attr-defined]
+_log = logging.getLogger(__name__)
 _ADVISORY_LOCK_ID = 0x4C544C31  # "LTL1"
 _ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 _CHUNK = 500  # bound on IN (...) list sizes
@@ -631,11 +633,42 @@ class _CommittedNodes(_Cosignatures):
     """Merkle node reads outside the write transaction: only committed nodes, which never
     change, so the store keeps the upper levels in memory (``nodes.NodeCache``)."""
 
+    dialect: str
     _point: PointReader
+    _replica: PointReader | None
     _nodes: NodeCache
+
+    def _open_nodes(self, read_url: str | None) -> None:
+        self._replica = None
+        if read_url is None:
+            self._nodes = NodeCache(self._committed_node_ranges)
+            return
+        if self.dialect != "postgresql" or not normalize_url(read_url).startswith("postgres"):
+            raise StorageError(
+                "a read replica is for a PostgreSQL primary: give a PostgreSQL "
+                "LEDGER_DATABASE_URL and a streaming replica of it as LEDGER_READ_DATABASE_URL, "
+                "or unset LEDGER_READ_DATABASE_URL"
+            )
+        self._replica = _PointReads(_make_engine(read_url, writer=False), "postgresql")
+        self._nodes = NodeCache(self._replica_node_ranges, fallback=self._committed_node_ranges)
+
+    def _close_nodes(self) -> None:
+        if self._replica is not None:
+            self._replica.close()
 
     def _committed_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
         return self._node_ranges(ranges, lambda sql, params: self._point.query(sql, tuple(params)))
+
+    def _replica_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
+        """The nodes from the read replica; none when it cannot be read (the primary then
+        answers: a replica that is down slows proofs, it does not fail them)."""
+        replica = self._replica
+        assert replica is not None
+        try:
+            return self._node_ranges(ranges, lambda sql, params: replica.query(sql, tuple(params)))
+        except StorageError as e:
+            _log.warning("read replica unavailable, reading from the primary: %s", e)
+            return []
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
         return self._nodes.get_nodes(keys)
@@ -647,14 +680,18 @@ class SqlStore(SessionQueries, _CommittedNodes):
     Args:
         url: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
         migrate_schema: run the Alembic migration on open (default).
+        read_url: a streaming replica of PostgreSQL ``url`` to read Merkle nodes from first.
 
     Raises:
         StorageError: the database cannot be opened or migrated.
     """
 
-    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate_schema: bool = True, read_url: str | None = None
+    ) -> None:
         self.url = normalize_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        self._open_nodes(read_url)  # first: a refused replica opens nothing
         try:
             self._engine = _make_engine(self.url, writer=False)
             self._writer = (
@@ -666,7 +703,6 @@ class SqlStore(SessionQueries, _CommittedNodes):
             raise StorageError(f"cannot open database {self.url}: {e}") from e
         self._lock = threading.Lock()
         self._point = _PointReads(self._engine, self.dialect)
-        self._nodes = NodeCache(self._committed_node_ranges)
 
     @property
     def engine(self) -> Engine:
@@ -724,6 +760,7 @@ class SqlStore(SessionQueries, _CommittedNodes):
 
     def close(self) -> None:
         self._point.close()
+        self._close_nodes()
         self._engine.dispose()
         if self._writer is not self._engine:
             self._writer.dispose()

@@ -156,3 +156,14 @@ def test_tiles_export(env: Path, tmp_path: Path) -> None:
     assert len((out / "tile/entries/000.p/1").read_bytes()) == 34
     again = runner.invoke(app, ["tiles", "export", str(out)])
     assert again.exit_code == 0, again.output
+
+
+def test_a_read_replica_beside_sqlite_is_refused_before_anything_opens(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_READ_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2, result.output
+    assert "bad setting: LEDGER_READ_DATABASE_URL is a streaming replica" in result.output
+    assert "LEDGER_:" not in result.output
+    assert not (env / "ledger.db").exists()

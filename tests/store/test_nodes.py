@@ -116,3 +116,68 @@ def test_postgresql_reads_each_range_through_the_primary_key(pg_url: str) -> Non
         assert "Seq Scan on nodes" not in plan_text, plan_text
     finally:
         s.close()
+
+
+@pytest.fixture
+def replica_url() -> Iterator[str]:
+    """A second fresh PostgreSQL schema, standing in for a streaming replica of the primary."""
+    from tests.conftest import _pg_schema_url
+
+    yield from _pg_schema_url()
+
+
+@pytest.mark.postgres
+def test_nodes_come_from_the_replica_and_what_it_lacks_from_the_primary(
+    pg_url: str, replica_url: str
+) -> None:
+    tree = Tree()
+    early = tree.grow(1000)
+    late = tree.grow(2000)
+    primary = SqlStore(pg_url)
+    _store_nodes(primary, early + late)
+    primary.close()
+    replica = SqlStore(replica_url)  # a replica 1000 leaves behind its primary
+    marked = (0, 7)  # one node the replica answers with a mark: who answered shows
+    _store_nodes(replica, [(lv, i, b"\xee" * 32 if (lv, i) == marked else h) for lv, i, h in early])
+    replica.close()
+    store = SqlStore(pg_url, read_url=replica_url)
+    try:
+        assert store.get_nodes([marked]) == {marked: b"\xee" * 32}  # read from the replica
+        assert store.get_nodes([(0, 2500), (1, 1200)]) == tree.get_nodes([(0, 2500), (1, 1200)])
+        # the upper rows the replica had narrower are read again once a node past them is asked
+        assert store.get_nodes([(8, 1)]) == tree.get_nodes([(8, 1)])
+        rng = random.Random(5)
+        for _ in range(20):
+            i, m = rng.randrange(1000, 3000), rng.randrange(1000, 3001)
+            assert merkle.inclusion_proof(i, 3000, store) == merkle.inclusion_proof(i, 3000, tree)
+            assert merkle.consistency_proof(m, 3000, store) == merkle.consistency_proof(
+                m, 3000, tree
+            )
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_replica_that_is_down_slows_proofs_and_fails_none(pg_url: str) -> None:
+    tree = Tree()
+    primary = SqlStore(pg_url)
+    _store_nodes(primary, tree.grow(600))
+    primary.close()
+    store = SqlStore(pg_url, read_url="postgresql://postgres@127.0.0.1:1/none")
+    try:
+        assert merkle.inclusion_proof(300, 600, store) == merkle.inclusion_proof(300, 600, tree)
+    finally:
+        store.close()
+
+
+def test_a_replica_is_refused_beside_sqlite(tmp_path: object) -> None:
+    from pydantic import ValidationError
+
+    from ledger.errors import StorageError
+    from ledger.service.settings import Settings
+
+    with pytest.raises(StorageError, match="LEDGER_READ_DATABASE_URL"):
+        SqlStore(f"sqlite:///{tmp_path}/l.db", read_url="postgresql://postgres@127.0.0.1/x")
+    with pytest.raises(ValidationError, match="LEDGER_READ_DATABASE_URL"):
+        Settings(database_url="sqlite:///l.db", read_database_url="postgresql://h/x")
+    assert Settings(database_url="sqlite:///l.db", read_database_url="").read_database_url is None
