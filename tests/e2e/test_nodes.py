@@ -12,6 +12,7 @@ acknowledged event at the sequence number its receipt gave, and ``ledger fsck`` 
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import signal
@@ -143,7 +144,10 @@ class Cluster:
                 stop.wait(0.05)
 
 
-def _start_cluster(db_url: str, tmp_path: Path, count: int) -> tuple[Cluster, dict[str, str]]:
+def _start_cluster(
+    db_url: str, tmp_path: Path, count: int, replica: str | None = None
+) -> tuple[Cluster, dict[str, str]]:
+    """``count`` nodes on ``db_url``; the last one reads Merkle nodes from ``replica``."""
     with ledgers.open_ledger(db_url) as led:
         led.append_many(registered_chain().events)
         token = create_token(led.store, "bwm", "partner")
@@ -156,8 +160,11 @@ def _start_cluster(db_url: str, tmp_path: Path, count: int) -> tuple[Cluster, di
         LEDGER_ORIGIN=ledgers.ORIGIN,
         LEDGER_MAX_PAST_SECONDS="null",  # the registrations are dated 2025 (imported history)
     )
+    envs = [env] * count
+    if replica is not None:
+        envs[-1] = {**env, "LEDGER_READ_DATABASE_URL": replica}
     nodes = [
-        ServerProcess(env, tmp_path / f"node{i}", args=("--workers", "2"), new_session=True)
+        ServerProcess(envs[i], tmp_path / f"node{i}", args=("--workers", "2"), new_session=True)
         for i in range(count)
     ]
     starters = [threading.Thread(target=n.start) for n in nodes]
@@ -232,6 +239,27 @@ def _check_log(cluster: Cluster, db_url: str, env: dict[str, str], workdir: Path
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
 
 
+def _check_proofs(cluster: Cluster) -> None:
+    """Every node serves inclusion proofs that verify against the checkpoint it serves."""
+    verifier = ledgers.log_signer().verifier
+    acked = sorted(cluster.acked.items(), key=lambda kv: kv[1])
+    sample = acked[:: max(1, len(acked) // 25)]
+    with httpx.Client(timeout=30) as client:
+        for _, node in cluster.live():
+            note = client.get(f"{node.url}/v1/log/checkpoint").text
+            cp = verify_checkpoint(note, verifier, origin=ledgers.ORIGIN)
+            for h, seq in sample:
+                r = client.get(
+                    f"{node.url}/v1/log/proof/inclusion", params={"hash": h, "size": cp.size}
+                )
+                assert r.status_code == 200, r.text
+                got = r.json()
+                proof = [base64.b64decode(p) for p in got["proof"]]
+                assert got["index"] == seq
+                leaf = merkle.leaf_hash(bytes.fromhex(h))
+                merkle.verify_inclusion(leaf, seq, cp.size, proof, cp.root)
+
+
 def _stop(cluster: Cluster) -> None:
     for node in cluster.nodes:
         node.stop()
@@ -245,6 +273,7 @@ def test_two_workers_on_sqlite_keep_one_sequence(tmp_path: Path) -> None:
     cluster, env = _start_cluster(db_url, tmp_path, 1)
     try:
         _run_load(cluster, kill_after=None)
+        _check_proofs(cluster)
     finally:
         _stop(cluster)
     _check_log(cluster, db_url, env, tmp_path)
@@ -257,9 +286,12 @@ def test_three_nodes_on_one_postgres_keep_one_log_through_kill_9(
     """Three nodes (two workers each) on one PostgreSQL; node 1 is killed with ``kill -9``
     (its whole process group) a third of the way through and started again; the load goes on
     until it serves again."""
-    cluster, env = _start_cluster(pg_url, tmp_path, 3)
+    # node 2 reads proofs' nodes from a "replica": the primary itself, the one replica a test
+    # can have that is never behind (lag is tests/store/test_nodes.py's business)
+    cluster, env = _start_cluster(pg_url, tmp_path, 3, replica=pg_url)
     try:
         _run_load(cluster, kill_after=THREADS * LOTS_PER_THREAD * STEPS // 3)
+        _check_proofs(cluster)
     finally:
         _stop(cluster)
     _check_log(cluster, pg_url, env, tmp_path)
