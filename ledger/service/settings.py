@@ -18,7 +18,7 @@ from ..core.checkpoint import CheckpointError, Signer, Witness
 from ..core.keys import Ed25519PrivateKey, KeyFormatError, kid_of, private_key_from_pem, public_raw
 from ..core.values import COMPROMISE_MARGIN_SECONDS, FORBIDDEN_TEXT_RE
 from ..errors import LedgerError
-from ..store.sql import SqlStore
+from ..store.sql import SqlStore, read_replica_refusal
 from .ledger import Ledger
 from .witnessing import WitnessTarget
 
@@ -140,15 +140,9 @@ class Settings(BaseSettings):
     def _read_replica(self) -> Settings:
         if self.read_database_url == "":
             self.read_database_url = None
-        if self.read_database_url is not None and (
-            not self.database_url.startswith("postgres")
-            or not self.read_database_url.startswith("postgres")
-        ):
-            raise ValueError(
-                "LEDGER_READ_DATABASE_URL is a streaming replica of a PostgreSQL primary; "
-                "LEDGER_DATABASE_URL and LEDGER_READ_DATABASE_URL must both be postgresql:// "
-                "URLs (unset LEDGER_READ_DATABASE_URL on SQLite)"
-            )
+        refusal = read_replica_refusal(self.database_url, self.read_database_url)
+        if refusal is not None:
+            raise ValueError(refusal)
         return self
 
     @field_validator("public_url")

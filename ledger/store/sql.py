@@ -91,7 +91,7 @@ from .protocol import (
 )
 from .sessions import PointReader, SessionQueries
 
-__all__ = ["SqlStore", "migrate", "normalize_url"]
+__all__ = ["SqlStore", "migrate", "normalize_url", "read_replica_refusal"]
 
 _EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
 _EVENT_LOTS: Table = EventLotRow.__table__  # type: ignore[attr-defined]
@@ -230,6 +230,17 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def read_replica_refusal(url: str, read_url: str | None) -> str | None:
+    """Why ``read_url`` cannot be a read replica of the database at ``url`` (None: it can)."""
+    if read_url is None or all(normalize_url(u).startswith("postgresql") for u in (url, read_url)):
+        return None
+    return (
+        "LEDGER_READ_DATABASE_URL is a streaming replica of a PostgreSQL primary; "
+        "LEDGER_DATABASE_URL and LEDGER_READ_DATABASE_URL must both be postgresql:// "
+        "URLs (unset LEDGER_READ_DATABASE_URL on SQLite)"
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hooks issue BEGIN
     cur = dbapi_conn.cursor()
@@ -352,7 +363,9 @@ class _Reads:
         rows = self._node_ranges([(lv, i, i) for lv, i in keys]) if keys else []
         return {(lv, i): bytes(h) for lv, i, h in rows}
 
-    def _node_ranges(self, ranges: Sequence[NodeRange], query: Any = None) -> list[Any]:
+    def _node_ranges(
+        self, ranges: Sequence[NodeRange], reader: PointReader | None = None
+    ) -> list[Any]:
         """Every stored node in the ``(level, first, last)`` ranges, in ONE indexed query.
 
         PostgreSQL: one fixed statement joining the ranges, passed as three arrays, to the
@@ -360,9 +373,9 @@ class _Reads:
         no planning). SQLite: one branch per level (an ``IN`` list of single nodes) or range,
         joined by UNION ALL, each a primary-key lookup (a row-value ``IN`` list would scan).
         """
-        run = query or self._query
+        run = self._query if reader is None else reader.query
         if self.dialect == "postgresql":
-            return list(run(_PG_NODES, [[r[i] for r in ranges] for i in range(3)]))
+            return list(run(_PG_NODES, tuple([r[i] for r in ranges] for i in range(3))))
         points: dict[int, list[int]] = {}
         parts: list[str] = []
         params: list[int] = []
@@ -375,7 +388,7 @@ class _Reads:
         for level, idxs in points.items():
             parts.append(_select(_NODES, f"level = ? AND idx IN ({_marks(len(idxs))})"))
             params.extend((level, *idxs))
-        return list(run(" UNION ALL ".join(parts), params))
+        return list(run(" UNION ALL ".join(parts), tuple(params)))
 
     def _derived(self, d: _Derived[_R], keys: Sequence[str]) -> dict[str, _R]:
         out: dict[str, _R] = {}
@@ -633,6 +646,7 @@ class _CommittedNodes(_Cosignatures):
     """Merkle node reads outside the write transaction: only committed nodes, which never
     change, so the store keeps the upper levels in memory (``nodes.NodeCache``)."""
 
+    url: str
     dialect: str
     _point: PointReader
     _replica: PointReader | None
@@ -643,12 +657,9 @@ class _CommittedNodes(_Cosignatures):
         if read_url is None:
             self._nodes = NodeCache(self._committed_node_ranges)
             return
-        if self.dialect != "postgresql" or not normalize_url(read_url).startswith("postgres"):
-            raise StorageError(
-                "a read replica is for a PostgreSQL primary: give a PostgreSQL "
-                "LEDGER_DATABASE_URL and a streaming replica of it as LEDGER_READ_DATABASE_URL, "
-                "or unset LEDGER_READ_DATABASE_URL"
-            )
+        refusal = read_replica_refusal(self.url, read_url)
+        if refusal is not None:
+            raise StorageError(refusal)
         self._replica = _PointReads(_make_engine(read_url, writer=False), "postgresql")
         self._nodes = NodeCache(self._replica_node_ranges, fallback=self._committed_node_ranges)
 
@@ -657,15 +668,14 @@ class _CommittedNodes(_Cosignatures):
             self._replica.close()
 
     def _committed_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
-        return self._node_ranges(ranges, lambda sql, params: self._point.query(sql, tuple(params)))
+        return self._node_ranges(ranges, self._point)
 
     def _replica_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
         """The nodes from the read replica; none when it cannot be read (the primary then
         answers: a replica that is down slows proofs, it does not fail them)."""
-        replica = self._replica
-        assert replica is not None
+        assert self._replica is not None
         try:
-            return self._node_ranges(ranges, lambda sql, params: replica.query(sql, tuple(params)))
+            return self._node_ranges(ranges, self._replica)
         except StorageError as e:
             _log.warning("read replica unavailable, reading from the primary: %s", e)
             return []
