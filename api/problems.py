@@ -16,12 +16,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError
+from ledger.errors import LedgerError, NotFound, RuleViolation, StorageError, WriterBusy
 
 #: renders a problem (its RFC 9457 members) as a page for a request, or None (JSON then)
 ProblemPage = Callable[[Request, dict[str, Any]], Response | None]
 
-__all__ = ["HttpProblem", "install", "problem", "status_of", "validation_detail"]
+__all__ = [
+    "BUSY_RETRY_AFTER",
+    "HttpProblem",
+    "install",
+    "problem",
+    "status_of",
+    "storage_detail",
+    "validation_detail",
+]
 
 PROBLEM_TYPE = "https://ltl.example/problems/"
 logger = logging.getLogger("ltl.api")
@@ -129,6 +137,25 @@ def _response(
     )
 
 
+#: ``Retry-After`` (seconds) of a 503 whose write waited out another writer's lock
+BUSY_RETRY_AFTER = 5
+
+
+def storage_detail(exc: StorageError) -> str:
+    """What a client is told of a storage failure: what to do, never the database's own
+    message (it may quote SQL and the rows of other partners' events of the same group)."""
+    if isinstance(exc, WriterBusy):
+        return (
+            "the log's write lock was held by another writer for too long (a stalled node or a "
+            "maintenance command); nothing was written — retry with the same bytes after "
+            "Retry-After seconds"
+        )
+    return (
+        "the database is unavailable or refused the write — retry later with the same "
+        "bytes (an event that was committed after all answers 200 with its receipt)"
+    )
+
+
 def install(app: FastAPI, page: ProblemPage | None = None) -> None:
     """Register the exception handlers on ``app``; ``page`` renders a problem as an HTML page
     for the requests it claims (the console's), returning None for the others."""
@@ -148,12 +175,8 @@ def install(app: FastAPI, page: ProblemPage | None = None) -> None:
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:
-        return _response(
-            "storage_error",
-            "the database is unavailable or refused the write — retry later with the same "
-            "bytes (an event that was committed after all answers 200 with its receipt)",
-            request,
-        )
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER)} if isinstance(exc, WriterBusy) else None
+        return _response("storage_error", storage_detail(exc), request, headers)
 
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, exc: LedgerError) -> Response:

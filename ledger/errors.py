@@ -14,6 +14,7 @@ __all__ = [
     "RuleViolation",
     "StorageError",
     "VerificationError",
+    "WriterBusy",
 ]
 
 #: The rejection codes of spec §4.
@@ -81,6 +82,11 @@ class StorageError(LedgerError):
     """The database failed or holds something it must not (tampering, corruption)."""
 
     code = "storage_error"
+
+
+class WriterBusy(StorageError):
+    """Another writer held the log's write lock longer than a writer waits for it: nothing was
+    written, and nothing about the events themselves is wrong (retry them as they are)."""
 
 
 class NotFound(LedgerError):

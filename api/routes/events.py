@@ -21,7 +21,7 @@ from ledger.client.models import (
 from ledger.core import canonical
 from ledger.core.events import SignedEvent, event_from_json, parse_event
 from ledger.core.receipt import Receipt
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageError
 from ledger.service.tokens import Principal
 
 from ..body import JsonBody, StrictJson
@@ -37,7 +37,7 @@ from ..deps import (
     require_writer,
     view_of,
 )
-from ..problems import HttpProblem, problem, status_of
+from ..problems import HttpProblem, problem, status_of, storage_detail
 from ..views import may_see_event
 
 __all__ = ["BATCH_BODY", "EVENT_BODY", "EventFastPath", "router"]
@@ -190,6 +190,8 @@ async def post_batch(
                 status=201 if result.created else 200,
                 receipt=ReceiptOut(seq=result.seq, hash=result.hash, lots=result.lots),
             )
+        elif isinstance(result, StorageError):
+            items[i] = _problem_item("storage_error", storage_detail(result))
         else:
             items[i] = _problem_item(result.code, result.message)
     return BatchOut(results=[item for item in items if item is not None])

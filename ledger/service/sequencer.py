@@ -16,7 +16,8 @@ Frames, both ways: a 4-byte big-endian length, then the body.
 * request: ``id`` (8 bytes) · ``verified`` (1 byte: 1 checked, 0 not) · the event hash
   (32 bytes) · the event's canonical bytes;
 * answer: ``id`` (8 bytes) · ``0`` · ``seq`` (8 bytes) · ``created`` (1 byte), or ``id`` ·
-  ``1`` · UTF-8 JSON ``{"kind", "code", "message"}`` of the error that refused the event;
+  ``1`` · UTF-8 JSON ``{"kind", "code", "message"}`` of the error that refused the event
+  (``kind``: ``rule``, ``busy`` for ``WriterBusy``, or ``storage``);
 * a status query is a request with ``verified`` = 2, 32 zero bytes and no event; its answer is
   ``id`` · ``2`` · UTF-8 JSON of the witnesses' states (the sequencer runs the witnessing, so
   the workers' ``/healthz`` asks it).
@@ -44,7 +45,7 @@ from typing import Any
 
 from ..core.events import SignedEvent, stored_event
 from ..core.receipt import Receipt
-from ..errors import LedgerError, RuleViolation, StorageError
+from ..errors import LedgerError, RuleViolation, StorageError, WriterBusy
 from ..store.protocol import Store
 from .submit import Pending, Submitter
 from .writer import Writer
@@ -114,7 +115,13 @@ def _frame(body: bytes) -> bytes:
 
 def _error_body(rid: int, exc: BaseException) -> bytes:
     err = exc if isinstance(exc, LedgerError) else StorageError(f"append failed: {exc!r}")
-    kind = "rule" if isinstance(err, RuleViolation) else "storage"
+    kind = (
+        "rule"
+        if isinstance(err, RuleViolation)
+        else "busy"
+        if isinstance(err, WriterBusy)
+        else "storage"
+    )
     doc = {"kind": kind, "code": err.code, "message": err.message}
     return _ERR.pack(rid, _ERROR) + json.dumps(doc).encode()
 
@@ -123,6 +130,8 @@ def _error_of(data: bytes) -> LedgerError:
     doc = json.loads(data)
     if doc["kind"] == "rule":
         return RuleViolation(doc["code"], doc["message"])
+    if doc["kind"] == "busy":
+        return WriterBusy(doc["message"])
     return StorageError(doc["message"], code=doc["code"])
 
 

@@ -29,7 +29,7 @@ from ..core.gc import gc_paused
 from ..core.receipt import Receipt
 from ..core.rules import Account, Key, Lot, Party
 from ..core.visibility import Cutoff
-from ..errors import LedgerError, RuleViolation, StorageError
+from ..errors import LedgerError, RuleViolation, StorageError, WriterBusy
 from ..store.protocol import AppendBatch, EventRecord, EventRows, Store, WriteTxn
 from .submit import Pending, Submitter
 
@@ -231,14 +231,18 @@ class Writer(Submitter):
     def _commit_or_isolate(self, group: list[Pending]) -> None:
         """Commit the group; when the database refuses it, commit its events one by one so that
         only an event the database itself refuses fails (one partner's bad write never fails
-        another partner's event that shared its group)."""
+        another partner's event that shared its group).
+
+        A lock held too long by another writer (``WriterBusy``) says nothing about the events:
+        the whole group fails at once, instead of every event waiting out the lock again.
+        """
         try:
             self._commit_group(group)
             return
         except BaseException as e:  # never let the writer die with callers waiting
             self._cache = _Cache()
             failure = e
-        if len(group) > 1 and not isinstance(failure, (KeyboardInterrupt, SystemExit)):
+        if len(group) > 1 and not isinstance(failure, (KeyboardInterrupt, SystemExit, WriterBusy)):
             for p in group:
                 if not p.future.done():
                     self._commit_or_isolate([p])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -51,7 +52,7 @@ from sqlalchemy.pool import NullPool
 
 from ..core.rules import Account, Key, Lot, Party
 from ..core.visibility import InputRow
-from ..errors import StorageError
+from ..errors import StorageError, WriterBusy
 from .models import (
     CertificateRow,
     CertificateStatusRow,
@@ -202,7 +203,22 @@ _PG_NODES = (  # LATERAL + LIMIT: an index range scan per range (a plain join pl
     "AS k(level, first, last) CROSS JOIN LATERAL (SELECT level, idx, hash FROM nodes "
     "WHERE level = k.level AND idx BETWEEN k.first AND k.last LIMIT k.last - k.first + 1) n"
 )
-_PG_WRITE_BEGIN = "SELECT set_config('synchronous_commit', 'on', true), pg_advisory_xact_lock(%s)"
+#: seconds a writer waits for the writers' lock (SQLite: ``busy_timeout``) before it gives up
+#: with ``WriterBusy``: a stalled writer (a node frozen mid-group, a maintenance command)
+#: makes the others refuse their groups at once, never queue forever behind it
+WRITE_LOCK_WAIT = 30.0
+
+
+def _pg_write_begin(wait: float) -> str:
+    """Durable whatever the server's or role's default says, a bounded wait, and the writers'
+    lock: one round trip (no parameters: psycopg sends it as one simple query, in order)."""
+    return (
+        "SET LOCAL synchronous_commit = on; "
+        f"SET LOCAL lock_timeout = '{round(wait * 1000)}ms'; "
+        f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_ID})"
+    )
+
+
 _SQL_CHECKPOINT = _insert_sql(_CHECKPOINTS)
 _SQL_CERTIFICATE = _insert_sql(_CERTIFICATES) + " ON CONFLICT DO NOTHING"
 _SQL_CERT_STATUS = _insert_sql(_CERT_STATUS) + " ON CONFLICT DO NOTHING"
@@ -241,11 +257,12 @@ def read_replica_refusal(url: str, read_url: str | None) -> str | None:
     )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, wait: float = WRITE_LOCK_WAIT) -> None:
     dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hooks issue BEGIN
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")
-    for attempt in range(_WAL_TRIES):
+    cur.execute(f"PRAGMA busy_timeout={round(wait * 1000)}")
+    tries = max(1, round(wait * 50))  # 20 ms apart: as long as busy_timeout
+    for attempt in range(tries):
         try:
             cur.execute("PRAGMA journal_mode=WAL")
             break
@@ -253,29 +270,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # Switching a new database file to WAL needs it alone, and SQLite answers "locked"
             # at once instead of waiting: several servers opening the same new file at the
             # same moment would fail (tests/store/test_migrate.py). Wait, as for any lock.
-            if "locked" not in str(e) or attempt == _WAL_TRIES - 1:
+            if "locked" not in str(e) or attempt == tries - 1:
                 raise
             time.sleep(0.02)
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 
-_WAL_TRIES = 1500  # 30 s, as busy_timeout
-
-
-def _make_engine(url: str, *, writer: bool) -> Engine:
+def _make_engine(url: str, *, writer: bool, wait: float = WRITE_LOCK_WAIT) -> Engine:
+    """An engine for ``url``; ``wait``: seconds a SQLite connection waits for a lock."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": wait},
             poolclass=NullPool if url.endswith(":memory:") else None,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, wait=wait))
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin_sql))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _lock_wait_over(e: BaseException) -> bool:
+    """True for the database giving up waiting for a lock (PostgreSQL ``lock_not_available``,
+    SQLite ``database is locked`` after ``busy_timeout``), however the driver error is wrapped."""
+    orig = getattr(e, "orig", None) or e
+    if isinstance(orig, psycopg.errors.LockNotAvailable):
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
 
 #: Alembic's migration context is process-global: one migration at a time in this process
@@ -684,28 +708,130 @@ class _CommittedNodes(_Cosignatures):
         return self._nodes.get_nodes(keys)
 
 
-class SqlStore(SessionQueries, _CommittedNodes):
+class _Records:
+    """Tokens, certificates and their statuses: the store's records beside the log (a mixin
+    of ``SqlStore``)."""
+
+    _point: PointReader
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any], what: str) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def add_token(self, token: TokenRecord) -> None:
+        self._execute(
+            _SQL_TOKEN,
+            (token.hash, token.party, token.role, token.created_at, int(token.revoked)),
+            "store the token",
+        )
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        # read on every API request: one primary-key lookup on the dedicated connection
+        rows = self._point.query(_SQL_LIVE_TOKEN, (token_hash,))
+        return _token_record(rows[0]) if rows else None
+
+    def tokens(self) -> list[TokenRecord]:
+        rows = self._query(_select(_TOKENS) + " ORDER BY created_at")
+        return [_token_record(r) for r in rows]
+
+    def revoke_token(self, token_hash: str) -> bool:
+        sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
+        return bool(self._execute(sql, (token_hash,), "revoke the token"))
+
+    def add_certificate(self, certificate: CertificateRecord) -> bool:
+        row = dataclasses.astuple(certificate)
+        return bool(self._execute(_SQL_CERTIFICATE, row, "store the certificate"))
+
+    def certificate(self, cert_id: str) -> CertificateRecord | None:
+        rows = self._query(_select(_CERTIFICATES, "id = ?"), (cert_id,))
+        return None if not rows else _certificate_record(rows[0])
+
+    def certificates(
+        self,
+        *,
+        lot: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        seen_by: str | None = None,
+    ) -> list[CertificateRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if seen_by is not None:  # one query on the visibility index, not a scan of them all
+            where.append("lot IN (SELECT lot FROM visibility WHERE party = ?)")
+            params.append(seen_by)
+        if lot is not None:
+            where.append("lot = ?")
+            params.append(lot)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        sql = _select(_CERTIFICATES, " AND ".join(where)) + " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_certificate_record(r) for r in self._query(sql, params)]
+
+    def certificate_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM certificates")[0][0])
+
+    def status_indexes(self, status_list: int) -> set[int]:
+        sql = "SELECT status_index FROM certificates WHERE status_list = ?"
+        return {int(i) for (i,) in self._query(sql, (status_list,))}
+
+    def add_certificate_status(self, record: CertificateStatusRecord) -> bool:
+        row = dataclasses.astuple(record)
+        return bool(self._execute(_SQL_CERT_STATUS, row, "record the certificate status"))
+
+    def certificate_statuses(
+        self, cert_ids: Sequence[str] | None = None
+    ) -> list[CertificateStatusRecord]:
+        sql, params = _select(_CERT_STATUS), list(cert_ids or ())
+        if cert_ids is not None:
+            if not params:
+                return []
+            sql = _select(_CERT_STATUS, f"cert_id IN ({', '.join('?' * len(params))})")
+        rows = self._query(sql + " ORDER BY log_size, recorded_at, cert_id, status", params)
+        return [
+            CertificateStatusRecord(str(c), str(s), str(why), int(n), str(at), str(by))
+            for c, s, why, n, at, by in rows
+        ]
+
+
+class SqlStore(_Records, SessionQueries, _CommittedNodes):
     """SQLite or PostgreSQL storage behind the :class:`ledger.store.protocol.Store` interface.
 
     Args:
         url: SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
         migrate_schema: run the Alembic migration on open (default).
         read_url: a streaming replica of PostgreSQL ``url`` to read Merkle nodes from first.
+        lock_wait: seconds a write waits for the writers' lock before it fails with
+            ``WriterBusy`` (``WRITE_LOCK_WAIT``; tests shorten it).
 
     Raises:
         StorageError: the database cannot be opened or migrated.
     """
 
     def __init__(
-        self, url: str, *, migrate_schema: bool = True, read_url: str | None = None
+        self,
+        url: str,
+        *,
+        migrate_schema: bool = True,
+        read_url: str | None = None,
+        lock_wait: float = WRITE_LOCK_WAIT,
     ) -> None:
         self.url = normalize_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         self._open_nodes(read_url)  # first: a refused replica opens nothing
+        self._lock_wait = lock_wait
+        self._write_begin = _pg_write_begin(lock_wait)
         try:
-            self._engine = _make_engine(self.url, writer=False)
+            self._engine = _make_engine(self.url, writer=False, wait=lock_wait)
             self._writer = (
-                _make_engine(self.url, writer=True) if self.dialect == "sqlite" else self._engine
+                _make_engine(self.url, writer=True, wait=lock_wait)
+                if self.dialect == "sqlite"
+                else self._engine
             )
             if migrate_schema:
                 migrate(self._writer)
@@ -761,11 +887,15 @@ class SqlStore(SessionQueries, _CommittedNodes):
             try:
                 with self._writer.begin() as conn:
                     if self.dialect == "postgresql":
-                        # durable whatever the server's or role's default says, and the
-                        # writers' lock: one round trip
-                        conn.exec_driver_sql(_PG_WRITE_BEGIN, (_ADVISORY_LOCK_ID,))
+                        conn.exec_driver_sql(self._write_begin)
                     yield _Txn(conn, self.dialect)
             except _ERRORS as e:
+                if _lock_wait_over(e):
+                    raise WriterBusy(
+                        f"another writer held the log's write lock for over {self._lock_wait:g} s "
+                        "(a stalled node or a long maintenance command); nothing was written: "
+                        "retry with the same bytes, and find the process that holds it"
+                    ) from e
                 raise StorageError(f"write transaction failed, nothing was written: {e}") from e
 
     def close(self) -> None:
@@ -905,85 +1035,6 @@ class SqlStore(SessionQueries, _CommittedNodes):
 
     def list_parties(self, *, after: str | None, limit: int) -> list[Party]:
         return self._list(_PARTIES, after, limit, {})
-
-    # ------------------------------------------------------------------ tokens, certificates
-    def add_token(self, token: TokenRecord) -> None:
-        self._execute(
-            _SQL_TOKEN,
-            (token.hash, token.party, token.role, token.created_at, int(token.revoked)),
-            "store the token",
-        )
-
-    def token(self, token_hash: str) -> TokenRecord | None:
-        # read on every API request: one primary-key lookup on the dedicated connection
-        rows = self._point.query(_SQL_LIVE_TOKEN, (token_hash,))
-        return _token_record(rows[0]) if rows else None
-
-    def tokens(self) -> list[TokenRecord]:
-        rows = self._query(_select(_TOKENS) + " ORDER BY created_at")
-        return [_token_record(r) for r in rows]
-
-    def revoke_token(self, token_hash: str) -> bool:
-        sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0"
-        return bool(self._execute(sql, (token_hash,), "revoke the token"))
-
-    def add_certificate(self, certificate: CertificateRecord) -> bool:
-        row = dataclasses.astuple(certificate)
-        return bool(self._execute(_SQL_CERTIFICATE, row, "store the certificate"))
-
-    def certificate(self, cert_id: str) -> CertificateRecord | None:
-        rows = self._query(_select(_CERTIFICATES, "id = ?"), (cert_id,))
-        return None if not rows else _certificate_record(rows[0])
-
-    def certificates(
-        self,
-        *,
-        lot: str | None = None,
-        after: str | None = None,
-        limit: int | None = None,
-        seen_by: str | None = None,
-    ) -> list[CertificateRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if seen_by is not None:  # one query on the visibility index, not a scan of them all
-            where.append("lot IN (SELECT lot FROM visibility WHERE party = ?)")
-            params.append(seen_by)
-        if lot is not None:
-            where.append("lot = ?")
-            params.append(lot)
-        if after is not None:
-            where.append("id > ?")
-            params.append(after)
-        sql = _select(_CERTIFICATES, " AND ".join(where)) + " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_certificate_record(r) for r in self._query(sql, params)]
-
-    def certificate_count(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM certificates")[0][0])
-
-    def status_indexes(self, status_list: int) -> set[int]:
-        sql = "SELECT status_index FROM certificates WHERE status_list = ?"
-        return {int(i) for (i,) in self._query(sql, (status_list,))}
-
-    def add_certificate_status(self, record: CertificateStatusRecord) -> bool:
-        row = dataclasses.astuple(record)
-        return bool(self._execute(_SQL_CERT_STATUS, row, "record the certificate status"))
-
-    def certificate_statuses(
-        self, cert_ids: Sequence[str] | None = None
-    ) -> list[CertificateStatusRecord]:
-        sql, params = _select(_CERT_STATUS), list(cert_ids or ())
-        if cert_ids is not None:
-            if not params:
-                return []
-            sql = _select(_CERT_STATUS, f"cert_id IN ({', '.join('?' * len(params))})")
-        rows = self._query(sql + " ORDER BY log_size, recorded_at, cert_id, status", params)
-        return [
-            CertificateStatusRecord(str(c), str(s), str(why), int(n), str(at), str(by))
-            for c, s, why, n, at, by in rows
-        ]
 
 
 def _state_row(point: tuple[str, int], lot: Lot) -> tuple[Any, ...]:

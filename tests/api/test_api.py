@@ -136,9 +136,10 @@ class Env:
 
 
 @contextmanager
-def app_env(url: str, **settings: Any) -> Iterator[Env]:
-    """The GUIDE scenario on ``url`` behind ``create_app(Settings(..., **settings))``."""
-    with scenario_ledger(url) as led, tempfile.TemporaryDirectory() as keys:
+def app_env(url: str, *, lock_wait: float | None = None, **settings: Any) -> Iterator[Env]:
+    """The GUIDE scenario on ``url`` behind ``create_app(Settings(..., **settings))``
+    (``lock_wait``: the store's wait for the writers' lock, seconds)."""
+    with scenario_ledger(url, lock_wait=lock_wait) as led, tempfile.TemporaryDirectory() as keys:
         save_private_key(private_key("attest"), Path(keys) / "attest.pem")
         settings = {"public_url": PUBLIC_URL, **settings}
         app = create_app(Settings(database_url=url, key_dir=Path(keys), **settings), ledger=led)

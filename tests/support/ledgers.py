@@ -29,13 +29,15 @@ def log_signer() -> Signer:
 HISTORY = RuleConfig(max_past_seconds=None)
 
 
-def open_ledger(url: str, **kw: Any) -> Ledger:
+def open_ledger(url: str, *, lock_wait: float | None = None, **kw: Any) -> Ledger:
+    """A ledger on ``url`` (``lock_wait``: the store's wait for the writers' lock, seconds)."""
     kw.setdefault("config", HISTORY)
-    return Ledger(SqlStore(url), log_signer=log_signer(), origin=ORIGIN, clock=lambda: NOW, **kw)
+    store = SqlStore(url) if lock_wait is None else SqlStore(url, lock_wait=lock_wait)
+    return Ledger(store, log_signer=log_signer(), origin=ORIGIN, clock=lambda: NOW, **kw)
 
 
-def scenario_ledger(url: str) -> Ledger:
-    ledger = open_ledger(url)
+def scenario_ledger(url: str, *, lock_wait: float | None = None) -> Ledger:
+    ledger = open_ledger(url, lock_wait=lock_wait)
     for ev in scenario_events():
         ledger.append(ev)
     return ledger
