@@ -235,3 +235,39 @@ def test_settings_parse_and_refuse_witnesses(witnesses: list[WitnessTarget]) -> 
         Settings(witnesses=f"{log_signer().verifier.vkey}=http://w.test")
     with pytest.raises(ValidationError, match="twice"):
         Settings(witnesses=f"{entries} {entries}")
+
+
+def test_several_nodes_on_one_database_share_the_witnesses(
+    tmp_path: Path, witnesses: list[WitnessTarget]
+) -> None:
+    """Two writers on one database (two nodes, README "Running at scale"), each witnessing with
+    the same two witnesses while both append: the witnesses see checkpoints of one log arrive
+    from two places, out of order. Every node ends up serving the latest size cosigned by both,
+    and each witness's state is that size, with no error left."""
+    ws = [t.witness for t in witnesses]
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    nodes = [
+        open_ledger(db, witnesses=witnesses, witness_quorum=2, witness_interval=INTERVAL)
+        for _ in range(2)
+    ]
+    events = scenario_events()
+    try:
+        clients = [TestClient(create_app(Settings(origin=ORIGIN), ledger=n)) for n in nodes]
+        with clients[0] as a, clients[1] as b:
+            for i, ev in enumerate(events):  # alternate nodes, the checkpoints racing
+                nodes[i % 2].append(ev)
+                (a if i % 2 else b).get("/v1/log/checkpoint")
+                time.sleep(INTERVAL / 4)
+            size = nodes[0].size()
+            assert size == nodes[1].size() == len(events)
+            for c in (a, b):
+                _eventually(lambda c=c: _cosigned(c, ws, 2, size), "both witnesses cosign", 30)
+                health = c.get("/healthz").json()
+                assert [(w["last_size"], w["error"]) for w in health["witnesses"]] == [
+                    (size, None),
+                    (size, None),
+                ], health
+            assert a.get("/v1/log/checkpoint").text == b.get("/v1/log/checkpoint").text
+    finally:
+        for n in nodes:
+            n.close()
