@@ -23,6 +23,7 @@ from ._common import UrlOpt, api_call, client, fail, read_vkey
 
 if TYPE_CHECKING:
     from ..service.settings import Settings
+    from ..store.sql import SqlStore
     from .demo_network import DemoWitness
 
 # The database stack (SQLAlchemy, Alembic, psycopg), the web stack and the demo are imported
@@ -161,16 +162,19 @@ def token_create(
     role: Annotated[str, typer.Option(help="partner | auditor | admin")],
 ) -> None:
     """Issue a token; the token alone is printed on the last line (shown once)."""
-    from ..service.tokens import create_token
-    from ..store.sql import SqlStore
+    from ..service.tokens import check_token_request, create_token
 
-    settings = _settings()
     try:
-        store = SqlStore(settings.database_url)
+        check_token_request(party, role)
+    except LedgerError as e:
+        raise fail(str(e)) from e
+    store = _ledger_store()
+    try:
         token = create_token(store, party, role)
     except LedgerError as e:
         raise fail(str(e)) from e
-    store.close()
+    finally:
+        store.close()
     typer.echo(f"token for {party} ({role}); store it now, it is not shown again:")
     typer.echo(token)
 
@@ -178,9 +182,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """Every token issued: id (SHA-256 of the token), party, role, created, revoked."""
-    from ..store.sql import SqlStore
-
-    store = SqlStore(_settings().database_url)
+    store = _ledger_store()
     for t in store.tokens():
         state = "revoked" if t.revoked else "live"
         typer.echo(f"{t.hash}  {t.party:12s} {t.role:8s} {t.created_at}  {state}")
@@ -193,15 +195,24 @@ def token_revoke(
 ) -> None:
     """Revoke a token (servers stop accepting it within 30 s; at once when revoked over HTTP)."""
     from ..service.tokens import hash_token
-    from ..store.sql import SqlStore
 
     token_id = token if HASH_RE.fullmatch(token) else hash_token(token)
-    store = SqlStore(_settings().database_url)
+    store = _ledger_store()
     done = store.revoke_token(token_id)
     store.close()
     if not done:
         raise fail(f"no live token {token_id[:16]}…", 1)
     typer.echo(f"revoked {token_id}")
+
+
+def _ledger_store() -> SqlStore:
+    """The configured database, which must already hold a ledger (see ``open_existing``)."""
+    from ..store.sql import open_existing
+
+    try:
+        return open_existing(_settings().database_url)
+    except LedgerError as e:
+        raise fail(str(e)) from e
 
 
 def serve(

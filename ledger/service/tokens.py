@@ -14,6 +14,7 @@ from ..store.protocol import Store, TokenRecord
 __all__ = [
     "Principal",
     "TokenError",
+    "check_token_request",
     "create_token",
     "hash_token",
     "lookup_token",
@@ -40,6 +41,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_token_request(party: str, role: str) -> None:
+    """Refuse an unknown role or a malformed party id (``TokenError``), before any database."""
+    if role not in TOKEN_ROLES:
+        raise TokenError(f"role must be one of {', '.join(TOKEN_ROLES)}, not {role!r}")
+    if not PARTY_ID_RE.fullmatch(party):
+        raise TokenError(f"{party!r} is not a party id")
+
+
 def create_token(store: Store, party: str, role: str) -> str:
     """Issue a new token for ``party`` with ``role``; returns the token (shown once).
 
@@ -47,10 +56,7 @@ def create_token(store: Store, party: str, role: str) -> str:
         TokenError: unknown role or malformed party id.
         StorageError: the token could not be stored.
     """
-    if role not in TOKEN_ROLES:
-        raise TokenError(f"role must be one of {', '.join(TOKEN_ROLES)}, not {role!r}")
-    if not PARTY_ID_RE.fullmatch(party):
-        raise TokenError(f"{party!r} is not a party id")
+    check_token_request(party, role)
     token = "ltl_" + secrets.token_urlsafe(32)
     created = format_time(datetime.now(UTC))
     store.add_token(TokenRecord(hash_token(token), party, role, created))

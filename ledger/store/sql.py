@@ -47,7 +47,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..core.rules import Account, Key, Lot, Party
@@ -300,6 +301,48 @@ def _lock_wait_over(e: BaseException) -> bool:
     if isinstance(orig, psycopg.errors.LockNotAvailable):
         return True
     return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
+def open_existing(url: str) -> SqlStore:
+    """The store of a database that already holds a ledger (the schema ``ledger init`` or
+    ``ledger serve`` made; its log may still be empty), never creating, migrating or writing a
+    schema: for commands that only add to a ledger (tokens), where a mistyped URL must not
+    silently become a new, empty ledger.
+
+    Raises:
+        StorageError: no such database, or no ledger in it (the message says what to do).
+    """
+    try:
+        shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+        path = make_url(url).database if url.startswith("sqlite") else None
+    except ArgumentError as e:
+        raise StorageError(f"LEDGER_DATABASE_URL is not a database URL: {e}") from e
+    missing = (
+        f"no ledger in the database {shown}: run `ledger init` (or `ledger serve`) on it "
+        "first, or correct LEDGER_DATABASE_URL"
+    )
+    if path is not None and not _sqlite_has_log(path):
+        raise StorageError(missing)
+    store = SqlStore(url, migrate_schema=False)
+    try:
+        store.size()
+    except StorageError:  # no events table: not a ledger's schema
+        store.close()
+        raise StorageError(missing) from None
+    return store
+
+
+def _sqlite_has_log(path: str) -> bool:
+    """Whether the SQLite file at ``path`` has the log's table (read-only: opening a file for
+    the store would set its journal mode, i.e. write to it)."""
+    if path in ("", ":memory:") or not Path(path).is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)) as c:
+            c.execute("SELECT 1 FROM events LIMIT 0")
+            return True
+    except sqlite3.Error:  # not a database, or no events table
+        return False
 
 
 #: Alembic's migration context is process-global: one migration at a time in this process

@@ -145,6 +145,58 @@ def test_token_create_list_and_revoke(env: Path) -> None:
     assert runner.invoke(app, ["token", "revoke", token]).exit_code == 1
 
 
+def test_token_commands_never_make_a_ledger_of_a_mistyped_database(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, ``ledger token create`` on a mistyped LEDGER_DATABASE_URL created (and migrated)
+    a new, empty database and issued the token there: the partner then got 401 everywhere."""
+    typo = tmp_path / "ledgr.db"
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{typo}")
+    for args in (
+        ["token", "create", "--party", "bwm", "--role", "partner"],
+        ["token", "list"],
+        ["token", "revoke", "ltl_x"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "no ledger in the database" in result.output
+        assert "ledger init" in result.output and "LEDGER_DATABASE_URL" in result.output
+    assert not typo.exists()
+    empty = tmp_path / "empty.db"  # a file, but not a ledger's
+    empty.write_bytes(b"")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{empty}")
+    result = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert result.exit_code == 2 and "no ledger in the database" in result.output
+    assert empty.read_bytes() == b""  # nothing created in it
+    # a ledger's schema with an empty log is a ledger: `ledger serve` made it, and the admin
+    # token is what then posts the operator's registration over HTTP
+    from ledger.store.sql import SqlStore
+
+    SqlStore(f"sqlite:///{tmp_path}/served.db").close()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path}/served.db")
+    result = runner.invoke(app, ["token", "create", "--party", "operator", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.postgres
+def test_token_commands_refuse_a_postgres_schema_without_a_ledger(
+    env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", pg_url)
+    result = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert result.exit_code == 2 and "no ledger in the database" in result.output
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:  # no table was created in the schema
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchone()
+    assert tables == (0,)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert created.exit_code == 0, created.output
+
+
 def test_tiles_export(env: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     out = tmp_path / "site"
