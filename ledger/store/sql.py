@@ -278,8 +278,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, wait: float = WRITE_LOCK_W
     cur.close()
 
 
-def _make_engine(url: str, *, writer: bool, wait: float = WRITE_LOCK_WAIT) -> Engine:
-    """An engine for ``url``; ``wait``: seconds a SQLite connection waits for a lock."""
+def _make_engine(
+    url: str, *, writer: bool, wait: float = WRITE_LOCK_WAIT, connect_timeout: int | None = None
+) -> Engine:
+    """An engine for ``url``; ``wait``: seconds a SQLite connection waits for a lock;
+    ``connect_timeout``: seconds a PostgreSQL connection attempt may take (default 10)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -291,7 +294,25 @@ def _make_engine(url: str, *, writer: bool, wait: float = WRITE_LOCK_WAIT) -> En
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin_sql))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    given = make_url(url).query  # what the operator put in the URL wins
+    bounds = {k: v for k, v in _PG_CONNECT_BOUNDS.items() if k not in given}
+    if connect_timeout is not None and "connect_timeout" not in given:
+        bounds["connect_timeout"] = connect_timeout
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=bounds
+    )
+
+
+#: libpq parameters that keep a database that stopped answering from hanging a writer or a
+#: request: a connection attempt gives up after 10 s, and TCP keepalives find a dead peer
+#: (a network partition mid-statement) in about 25 s instead of the kernel's ~2 hours
+_PG_CONNECT_BOUNDS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 def _lock_wait_over(e: BaseException) -> bool:
@@ -709,6 +730,12 @@ def _visible_lots_sql(party: str, after: str | None, where: LotFilter) -> tuple[
     return sql, params
 
 
+#: seconds a read replica may take to accept a connection (it is near; the primary answers
+#: meanwhile), and seconds it is left alone after it failed
+REPLICA_CONNECT_TIMEOUT = 3
+REPLICA_RETRY = 30.0
+
+
 class _CommittedNodes(_Cosignatures):
     """Merkle node reads outside the write transaction: only committed nodes, which never
     change, so the store keeps the upper levels in memory (``nodes.NodeCache``)."""
@@ -717,6 +744,7 @@ class _CommittedNodes(_Cosignatures):
     dialect: str
     _point: PointReader
     _replica: PointReader | None
+    _replica_down_until: float
     _nodes: NodeCache
 
     def _open_nodes(self, read_url: str | None) -> None:
@@ -727,7 +755,9 @@ class _CommittedNodes(_Cosignatures):
         refusal = read_replica_refusal(self.url, read_url)
         if refusal is not None:
             raise StorageError(refusal)
-        self._replica = _PointReads(_make_engine(read_url, writer=False), "postgresql")
+        engine = _make_engine(read_url, writer=False, connect_timeout=REPLICA_CONNECT_TIMEOUT)
+        self._replica = _PointReads(engine, "postgresql")
+        self._replica_down_until = 0.0
         self._nodes = NodeCache(self._replica_node_ranges, fallback=self._committed_node_ranges)
 
     def _close_nodes(self) -> None:
@@ -739,12 +769,19 @@ class _CommittedNodes(_Cosignatures):
 
     def _replica_node_ranges(self, ranges: Sequence[NodeRange]) -> list[Any]:
         """The nodes from the read replica; none when it cannot be read (the primary then
-        answers: a replica that is down slows proofs, it does not fail them)."""
+        answers: a replica that is down slows proofs, it does not fail them). After a failure
+        the replica is left alone for ``REPLICA_RETRY`` seconds, so that a replica that hangs
+        costs one bounded wait per period, not one per proof."""
         assert self._replica is not None
+        if time.monotonic() < self._replica_down_until:
+            return []
         try:
             return self._node_ranges(ranges, self._replica)
         except StorageError as e:
-            _log.warning("read replica unavailable, reading from the primary: %s", e)
+            self._replica_down_until = time.monotonic() + REPLICA_RETRY
+            _log.warning(
+                "read replica unavailable, reading from the primary for %g s: %s", REPLICA_RETRY, e
+            )
             return []
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:

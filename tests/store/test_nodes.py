@@ -4,12 +4,16 @@ rows are bounded, and PostgreSQL reads every range through the primary key."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from ledger.core import merkle
 from ledger.store import nodes, sql
@@ -168,6 +172,81 @@ def test_a_replica_that_is_down_slows_proofs_and_fails_none(pg_url: str) -> None
         assert merkle.inclusion_proof(300, 600, store) == merkle.inclusion_proof(300, 600, tree)
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_replica_that_hangs_costs_one_bounded_wait_per_period(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica behind a network partition accepts TCP and never answers. Before, every proof
+    waited on it without end (no connect timeout), one after another behind the replica's
+    connection lock; now an attempt gives up after REPLICA_CONNECT_TIMEOUT, the primary
+    answers, and the replica is left alone for REPLICA_RETRY seconds."""
+    tree = Tree()
+    primary = SqlStore(pg_url)
+    _store_nodes(primary, tree.grow(600))
+    primary.close()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(silent.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setattr(sql, "REPLICA_CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(sql, "REPLICA_RETRY", 3.0)
+    port = silent.getsockname()[1]
+    store = SqlStore(pg_url, read_url=f"postgresql://postgres@127.0.0.1:{port}/none")
+    try:
+        assert merkle.inclusion_proof(300, 600, store) == merkle.inclusion_proof(300, 600, tree)
+        tried = len(accepted)
+        assert tried >= 1  # the replica was asked, and given up on
+        for index in range(0, 600, 7):  # other low nodes: the primary answers them all
+            assert merkle.inclusion_proof(index, 600, store) == merkle.inclusion_proof(
+                index, 600, tree
+            )
+        assert len(accepted) == tried  # ... without asking the silent replica again
+        time.sleep(3.1)
+        assert merkle.inclusion_proof(5, 600, store) == merkle.inclusion_proof(5, 600, tree)
+        assert len(accepted) > tried  # the period is over: the replica is tried again
+    finally:
+        store.close()
+        silent.close()
+        for conn in accepted:
+            conn.close()
+
+
+class _Captured(Exception):
+    pass
+
+
+def _connect_params(url: str) -> dict[str, object]:
+    """The parameters the engine would hand psycopg.connect (captured, nothing connected)."""
+    engine = sql._make_engine(url, writer=False)
+    seen: dict[str, object] = {}
+
+    def capture(dialect: object, rec: object, cargs: object, cparams: dict[str, object]) -> None:
+        seen.update(cparams)
+        raise _Captured
+
+    event.listen(engine, "do_connect", capture)
+    with pytest.raises(_Captured):
+        engine.connect()
+    return seen
+
+
+def test_postgres_connections_are_bounded_unless_the_url_says_otherwise() -> None:
+    """A database that stops answering must not hang a writer or a request for the kernel's
+    TCP timeouts: a connection attempt and a dead peer are given up in seconds."""
+    cparams = _connect_params("postgresql://u@db.test/x")
+    assert cparams["connect_timeout"] == 10 and cparams["keepalives"] == 1
+    assert cparams["keepalives_idle"] == 10
+    own = _connect_params("postgresql://u@db.test/x?connect_timeout=60&keepalives_idle=120")
+    assert own["connect_timeout"] == "60" and own["keepalives_idle"] == "120"
 
 
 def test_a_replica_is_refused_beside_sqlite(tmp_path: object) -> None:
