@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 from ledger.attest.render import CATEGORY_LABELS
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "MESSAGES", "choose_language", "translator"]
+__all__ = [
+    "LANGUAGES",
+    "LANG_COOKIE",
+    "MESSAGES",
+    "VALUE_LABELS",
+    "choose_language",
+    "translator",
+    "value_labeler",
+]
 
 LANG_COOKIE = "ltl_lang"
 #: code -> the language's own name (the switch shows each in its own language)
@@ -228,6 +236,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "아무것도 검증되지 않았습니다.",
     ),
 }
+#: the words for the values of the ledger's own vocabularies (lot status, party role, a
+#: compliance result, a certificate's status): ``value_labeler`` shows them; the value itself
+#: stays in the page for machines (``data-*`` attributes, links, the JSON API)
+VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {
+        "held": ("held", "보유 중"),
+        "in_transit": ("in transit", "운송 중"),
+        "consumed": ("consumed", "소진됨"),
+    },
+    "role": {
+        "operator": ("operator", "운영자"),
+        "producer": ("producer", "생산자"),
+        "recycler": ("recycler", "재활용업체"),
+        "processor": ("processor", "가공업체"),
+        "manufacturer": ("manufacturer", "제조업체"),
+        "carrier": ("carrier", "운송업체"),
+        "lab": ("lab", "시험기관"),
+        "auditor": ("auditor", "감사인"),
+    },
+    "result": {
+        "pass": ("pass", "충족"),
+        "fail": ("fail", "미충족"),
+        "n/a": ("n/a", "해당 없음"),
+    },
+    "certificate": {
+        "valid": ("valid", "유효"),
+        "superseded": ("superseded", "대체됨"),
+        "revoked": ("revoked", "폐기됨"),
+    },
+}
+
+
+def value_labeler(lang: str) -> Callable[[str, object], str]:
+    """``tv(kind, value)``: the word for ``value`` of vocabulary ``kind`` in ``lang``; a value
+    the vocabulary does not know (a newer server's) is shown as it is."""
+    index = 1 if lang == "ko" else 0
+
+    def tv(kind: str, value: object) -> str:
+        words = VALUE_LABELS[kind].get(str(value))
+        return str(value) if words is None else words[index]
+
+    return tv
+
+
 #: the ``data-label-*`` attributes of the lot page's verifier section
 VERIFY_LABELS = tuple(k.removeprefix("v.") for k in MESSAGES if k.startswith("v."))
 for _key, _en, _ko in CATEGORY_LABELS:

@@ -30,7 +30,14 @@ from ..views import (
     recycled_of,
 )
 from . import graphics
-from .i18n import LANG_COOKIE, LANGUAGES, VERIFY_LABELS, choose_language, translator
+from .i18n import (
+    LANG_COOKIE,
+    LANGUAGES,
+    VERIFY_LABELS,
+    choose_language,
+    translator,
+    value_labeler,
+)
 
 __all__ = [
     "Context",
@@ -84,6 +91,7 @@ def render(template: str, ctx: Context, **data: Any) -> str:
         .render(
             lang=ctx.lang,
             t=ctx.t,
+            tv=value_labeler(ctx.lang),
             principal=ctx.principal,
             csrf=ctx.csrf,
             path=ctx.path,

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from api.console.i18n import VALUE_LABELS
 from tests.api.test_api import Env, app_env
 from tests.conftest import _pg_schema_url
 from tests.support.scenario import ENCLOSURE, PARTIES
@@ -166,8 +167,8 @@ def test_each_lot_page_shows_what_the_api_returns_to_the_same_token(env: Env, ro
         certs = api(env, role, "/v1/certificates", lot=lot).json()["items"]
         assert [c["url"] for c in certs] == parsed.links.get("lot-certificates", [])
         facts = state.json()
-        for member, element in (("mass_kg", "lot-mass"), ("status", "lot-status")):
-            assert f'id="{element}">{facts[member]}<' in text
+        assert f'id="lot-mass">{facts["mass_kg"]}<' in text
+        assert f'id="lot-status" data-status="{facts["status"]}">' in text
         # nothing of a lot the API keeps from this token
         seen_by_api = json.dumps(
             [state.json(), chain, graph, api(env, role, f"/v1/lots/{lot}/recycled-content").json()]
@@ -263,6 +264,16 @@ def test_korean_and_english_throughout(env: Env) -> None:
     assert "Custody timeline" not in korean
     for path in ("/", "/console/lots", "/console/parties", "/console/certificates"):
         assert "로그아웃" in console.get(path).text
+    # the ledger's own vocabularies in Korean too, their values kept for machines
+    status = api(env, "auditor", f"/v1/lots/{ENCLOSURE}").json()["status"]
+    assert f'data-status="{status}">{VALUE_LABELS["status"][status][1]}<' in korean
+    results = re.findall(r'<strong data-result="([^"]+)">([^<]+)<', korean)
+    assert results and all(VALUE_LABELS["result"][r][1] == word for r, word in results)
+    parties = console.get("/console/parties").text
+    assert "재활용업체" in parties and "운영자" in parties
+    assert ">recycler" not in parties and ", recycler" not in parties
+    lots = console.get("/console/lots").text
+    assert "운송 중</option>" in lots and ">in_transit<" not in lots
     # an open redirect is refused: the switch goes back to this server only
     away = console.get("/console/lang/en", params={"next": "//evil.example/x"})
     assert away.headers["location"] == "/"
