@@ -25,6 +25,7 @@ __all__ = [
     "BUSY_RETRY_AFTER",
     "HttpProblem",
     "install",
+    "log_storage_error",
     "problem",
     "status_of",
     "storage_detail",
@@ -141,6 +142,11 @@ def _response(
 BUSY_RETRY_AFTER = 5
 
 
+def log_storage_error(method: str, path: str, exc: StorageError) -> None:
+    """Tell the operator what the client is not told: the database's own message."""
+    logger.warning("storage error on %s %s: %s", method, path, exc.message)
+
+
 def storage_detail(exc: StorageError) -> str:
     """What a client is told of a storage failure: what to do, never the database's own
     message (it may quote SQL and the rows of other partners' events of the same group)."""
@@ -175,6 +181,7 @@ def install(app: FastAPI, page: ProblemPage | None = None) -> None:
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:
+        log_storage_error(request.method, request.url.path, exc)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER)} if isinstance(exc, WriterBusy) else None
         return _response("storage_error", storage_detail(exc), request, headers)
 

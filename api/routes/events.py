@@ -37,7 +37,7 @@ from ..deps import (
     require_writer,
     view_of,
 )
-from ..problems import HttpProblem, problem, status_of, storage_detail
+from ..problems import HttpProblem, log_storage_error, problem, status_of, storage_detail
 from ..views import may_see_event
 
 __all__ = ["BATCH_BODY", "EVENT_BODY", "EventFastPath", "router"]
@@ -184,6 +184,7 @@ async def post_batch(
         valid.append((len(items), ev))
         items.append(None)
     results = await run_in_threadpool(state.ledger.append_many, [ev for _, ev in valid])
+    failed: StorageError | None = None
     for (i, _), result in zip(valid, results, strict=True):
         if isinstance(result, Receipt):
             items[i] = BatchItem(
@@ -191,9 +192,12 @@ async def post_batch(
                 receipt=ReceiptOut(seq=result.seq, hash=result.hash, lots=result.lots),
             )
         elif isinstance(result, StorageError):
+            failed = failed or result  # logged once per batch, not once per event
             items[i] = _problem_item("storage_error", storage_detail(result))
         else:
             items[i] = _problem_item(result.code, result.message)
+    if failed is not None:
+        log_storage_error("POST", "/v1/events/batch", failed)
     return BatchOut(results=[item for item in items if item is not None])
 
 

@@ -202,9 +202,18 @@ class Writer(Submitter):
         """Commit ``group`` now, in the caller's thread, and answer each event's future: for
         the one caller that does its own grouping (the node's sequencer), never beside
         :meth:`append` on the same writer."""
+        busy: WriterBusy | None = None
         for i in range(0, len(group), self.max_batch):
+            part = group[i : i + self.max_batch]
+            if busy is not None:  # the lock was just waited out: the rest would wait again
+                for p in part:
+                    if not p.future.done():
+                        p.future.set_exception(busy)
+                continue
             with gc_paused():
-                self._commit_or_isolate(group[i : i + self.max_batch])
+                self._commit_or_isolate(part)
+            failed = [p.future.exception() for p in part if p.future.done()]
+            busy = next((e for e in failed if isinstance(e, WriterBusy)), None)
 
     # ------------------------------------------------------------------ the writer thread
     def _loop(self) -> None:

@@ -215,7 +215,7 @@ def _pg_write_begin(wait: float) -> str:
     lock: one round trip (no parameters: psycopg sends it as one simple query, in order)."""
     return (
         "SET LOCAL synchronous_commit = on; "
-        f"SET LOCAL lock_timeout = '{round(wait * 1000)}ms'; "
+        f"SET LOCAL lock_timeout = '{max(1, round(wait * 1000))}ms'; "
         f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_ID})"
     )
 
@@ -261,7 +261,7 @@ def read_replica_refusal(url: str, read_url: str | None) -> str | None:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, wait: float = WRITE_LOCK_WAIT) -> None:
     dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hooks issue BEGIN
     cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={round(wait * 1000)}")
+    cur.execute(f"PRAGMA busy_timeout={max(1, round(wait * 1000))}")
     tries = max(1, round(wait * 50))  # 20 ms apart: as long as busy_timeout
     for attempt in range(tries):
         try:
@@ -304,14 +304,16 @@ def _make_engine(
 
 
 #: libpq parameters that keep a database that stopped answering from hanging a writer or a
-#: request: a connection attempt gives up after 10 s, and TCP keepalives find a dead peer
-#: (a network partition mid-statement) in about 25 s instead of the kernel's ~2 hours
+#: request: a connection attempt gives up after 10 s, and TCP keepalives (and, for data sent
+#: but never acknowledged, the user timeout) find a dead peer (a network partition
+#: mid-statement) in about 25-30 s instead of the kernel's minutes to hours
 _PG_CONNECT_BOUNDS: dict[str, int] = {
     "connect_timeout": 10,
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 5,
     "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms: data sent but never acknowledged
 }
 
 
@@ -336,7 +338,7 @@ def open_existing(url: str) -> SqlStore:
     try:
         shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
         path = make_url(url).database if url.startswith("sqlite") else None
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:
         raise StorageError(f"LEDGER_DATABASE_URL is not a database URL: {e}") from e
     missing = (
         f"no ledger in the database {shown}: run `ledger init` (or `ledger serve`) on it "
@@ -347,9 +349,11 @@ def open_existing(url: str) -> SqlStore:
     store = SqlStore(url, migrate_schema=False)
     try:
         store.size()
-    except StorageError:  # no events table: not a ledger's schema
+    except StorageError as e:
         store.close()
-        raise StorageError(missing) from None
+        if isinstance(e.__cause__, psycopg.errors.UndefinedTable):  # not a ledger's schema
+            raise StorageError(missing) from None
+        raise  # unreachable, refused, a wrong password: its own message
     return store
 
 
@@ -359,7 +363,8 @@ def _sqlite_has_log(path: str) -> bool:
     if path in ("", ":memory:") or not Path(path).is_file():
         return False
     try:
-        with contextlib.closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)) as c:
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as c:
             c.execute("SELECT 1 FROM events LIMIT 0")
             return True
     except sqlite3.Error:  # not a database, or no events table
@@ -744,7 +749,6 @@ class _CommittedNodes(_Cosignatures):
     dialect: str
     _point: PointReader
     _replica: PointReader | None
-    _replica_down_until: float
     _nodes: NodeCache
 
     def _open_nodes(self, read_url: str | None) -> None:
@@ -756,8 +760,7 @@ class _CommittedNodes(_Cosignatures):
         if refusal is not None:
             raise StorageError(refusal)
         engine = _make_engine(read_url, writer=False, connect_timeout=REPLICA_CONNECT_TIMEOUT)
-        self._replica = _PointReads(engine, "postgresql")
-        self._replica_down_until = 0.0
+        self._replica = _PointReads(engine, "postgresql", rest=REPLICA_RETRY)
         self._nodes = NodeCache(self._replica_node_ranges, fallback=self._committed_node_ranges)
 
     def _close_nodes(self) -> None:
@@ -773,12 +776,11 @@ class _CommittedNodes(_Cosignatures):
         the replica is left alone for ``REPLICA_RETRY`` seconds, so that a replica that hangs
         costs one bounded wait per period, not one per proof."""
         assert self._replica is not None
-        if time.monotonic() < self._replica_down_until:
-            return []
         try:
             return self._node_ranges(ranges, self._replica)
+        except _Resting:
+            return []
         except StorageError as e:
-            self._replica_down_until = time.monotonic() + REPLICA_RETRY
             _log.warning(
                 "read replica unavailable, reading from the primary for %g s: %s", REPLICA_RETRY, e
             )
@@ -1139,6 +1141,10 @@ def _token_record(row: Any) -> TokenRecord:
     return TokenRecord(str(h), str(party), str(role), str(created), bool(revoked))
 
 
+class _Resting(StorageError):
+    """A read not even tried: the database (a read replica) failed a moment ago."""
+
+
 class _PointReads:
     """One dedicated connection, outside the pool, for the read made on EVERY API request: the
     bearer token by its id (spec §9.3 — tokens are not cached, so that a revocation takes effect
@@ -1151,26 +1157,36 @@ class _PointReads:
     read retried once; a forked child opens its own.
     """
 
-    def __init__(self, engine: Engine, dialect: str) -> None:
+    def __init__(self, engine: Engine, dialect: str, *, rest: float = 0.0) -> None:
         self._engine = engine
         self._postgres = dialect == "postgresql"
         self._lock = threading.Lock()
         self._conn: Any = None  # the detached pool connection
         self._pid = 0
+        #: > 0 (a read replica): after a failure, no retry, and every read fails at once for
+        #: this many seconds, also the ones that waited for the lock behind the failed one
+        self._rest = rest
+        self._down_until = 0.0
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Rows of one read statement (``?`` placeholders).
 
         Raises:
-            StorageError: the database cannot be read, also on a fresh connection.
+            StorageError: the database cannot be read, also on a fresh connection;
+                ``_Resting`` during the rest after a failure.
         """
         if self._postgres:
             sql = sql.replace("?", "%s")
         with self._lock:
+            if self._rest and time.monotonic() < self._down_until:
+                raise _Resting("the database failed a moment ago; not asked again yet")
             try:
                 return self._read(sql, params)
-            except _ERRORS:
+            except _ERRORS as e:
                 self._drop()
+                if self._rest:
+                    self._down_until = time.monotonic() + self._rest
+                    raise StorageError(f"database read failed: {e}") from e
             try:
                 return self._read(sql, params)
             except _ERRORS as e:

@@ -178,6 +178,29 @@ def test_token_commands_never_make_a_ledger_of_a_mistyped_database(
     assert result.exit_code == 0, result.output
 
 
+def test_token_commands_take_the_default_relative_url(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///ledger.db`` (the default) names a file relative to the working folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "sqlite:///relative.db")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(app, ["token", "create", "--party", "bwm", "--role", "partner"])
+    assert created.exit_code == 0, created.output
+    assert "bwm" in runner.invoke(app, ["token", "list"]).output
+
+
+def test_token_commands_say_why_a_database_cannot_be_reached(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a database without the ledger's tables is "no ledger": an unreachable one says so."""
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://postgres:secret@127.0.0.1:1/x")
+    result = runner.invoke(app, ["token", "list"])
+    assert result.exit_code == 2, result.output
+    assert "no ledger" not in result.output and "database read failed" in result.output
+    assert "secret" not in result.output
+
+
 @pytest.mark.postgres
 def test_token_commands_refuse_a_postgres_schema_without_a_ledger(
     env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch

@@ -15,6 +15,7 @@ import pytest
 
 from ledger.errors import StorageError, WriterBusy
 from ledger.service.sequencer import _ERR, _error_body, _error_of
+from ledger.service.writer import Writer
 from ledger.store.sql import _ADVISORY_LOCK_ID, SqlStore
 from tests.api.test_api import app_env, assert_problem
 from tests.service.test_concurrency import _create
@@ -73,6 +74,32 @@ def test_a_group_kept_from_the_lock_fails_whole_at_once_and_its_retry_commits(
         again = led.append_many(events)
         assert [r.created for r in again] == [False] * 8  # type: ignore[union-attr]
         assert led.fsck().ok
+
+
+def test_a_sequencers_group_waits_the_lock_out_once_not_once_per_part(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sequencer commits what its workers sent in parts of ``max_batch``: once one part
+    waited the lock out, the others fail at once too."""
+    with open_ledger(db_url, lock_wait=WAIT) as led:
+        led.append_many(registered_chain().events)
+        attempts = 0
+        write = SqlStore.write
+
+        def counted(self: SqlStore) -> object:
+            nonlocal attempts
+            attempts += 1
+            return write(self)
+
+        monkeypatch.setattr(SqlStore, "write", counted)
+        writer = led.writer
+        assert isinstance(writer, Writer)
+        writer.max_batch = 3
+        group = [writer.prepare(_create(f"PART-{i}")) for i in range(8)]
+        with writers_lock_held(db_url):
+            writer.commit(group)
+        assert all(isinstance(p.future.exception(), WriterBusy) for p in group)
+        assert attempts == 1
 
 
 def test_writer_busy_crosses_the_sequencer_line_as_itself() -> None:

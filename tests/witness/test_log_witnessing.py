@@ -262,11 +262,13 @@ def test_several_nodes_on_one_database_share_the_witnesses(
             assert size == nodes[1].size() == len(events)
             for c in (a, b):
                 _eventually(lambda c=c: _cosigned(c, ws, 2, size), "both witnesses cosign", 30)
-                health = c.get("/healthz").json()
-                assert [(w["last_size"], w["error"]) for w in health["witnesses"]] == [
-                    (size, None),
-                    (size, None),
-                ], health
+
+                def settled(c: TestClient = c) -> bool:
+                    health = c.get("/healthz").json()
+                    states = [(w["last_size"], w["error"]) for w in health["witnesses"]]
+                    return states == [(size, None), (size, None)]
+
+                _eventually(settled, "each witness at the latest size, no error left", 30)
             assert a.get("/v1/log/checkpoint").text == b.get("/v1/log/checkpoint").text
     finally:
         for n in nodes:
