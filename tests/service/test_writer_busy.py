@@ -43,21 +43,26 @@ def writers_lock_held(url: str) -> Iterator[None]:
         pg.rollback()
 
 
+def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """A list that gets an item per write transaction begun from now on."""
+    attempts: list[None] = []
+    write = SqlStore.write
+
+    def counted(self: SqlStore) -> object:
+        attempts.append(None)
+        return write(self)
+
+    monkeypatch.setattr(SqlStore, "write", counted)
+    return attempts
+
+
 def test_a_group_kept_from_the_lock_fails_whole_at_once_and_its_retry_commits(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with open_ledger(db_url, lock_wait=WAIT) as led:
         led.append_many(registered_chain().events)
         size = led.size()
-        attempts = 0
-        write = SqlStore.write
-
-        def counted(self: SqlStore) -> object:
-            nonlocal attempts
-            attempts += 1
-            return write(self)
-
-        monkeypatch.setattr(SqlStore, "write", counted)
+        attempts = count_writes(monkeypatch)
         events = [_create(f"BUSY-{i}") for i in range(8)]
         with writers_lock_held(db_url):
             results = led.append_many(events)
@@ -66,7 +71,7 @@ def test_a_group_kept_from_the_lock_fails_whole_at_once_and_its_retry_commits(
         assert "write lock" in str(results[0]) and "retry with the same bytes" in str(results[0])
         # one wait for the whole group (the pipeline may hand it over in two parts), not one
         # more per event as when the database refuses an event itself
-        assert attempts <= 2, attempts
+        assert len(attempts) <= 2, attempts
         assert led.size() == size  # nothing written
         # the same bytes, once the lock is free: committed, then idempotent
         receipts = led.append_many(events)
@@ -83,15 +88,7 @@ def test_a_sequencers_group_waits_the_lock_out_once_not_once_per_part(
     waited the lock out, the others fail at once too."""
     with open_ledger(db_url, lock_wait=WAIT) as led:
         led.append_many(registered_chain().events)
-        attempts = 0
-        write = SqlStore.write
-
-        def counted(self: SqlStore) -> object:
-            nonlocal attempts
-            attempts += 1
-            return write(self)
-
-        monkeypatch.setattr(SqlStore, "write", counted)
+        attempts = count_writes(monkeypatch)
         writer = led.writer
         assert isinstance(writer, Writer)
         writer.max_batch = 3
@@ -99,7 +96,7 @@ def test_a_sequencers_group_waits_the_lock_out_once_not_once_per_part(
         with writers_lock_held(db_url):
             writer.commit(group)
         assert all(isinstance(p.future.exception(), WriterBusy) for p in group)
-        assert attempts == 1
+        assert len(attempts) == 1
 
 
 def test_writer_busy_crosses_the_sequencer_line_as_itself() -> None:
