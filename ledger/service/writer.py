@@ -211,9 +211,8 @@ class Writer(Submitter):
                         p.future.set_exception(busy)
                 continue
             with gc_paused():
-                self._commit_or_isolate(part)
-            failed = [p.future.exception() for p in part if p.future.done()]
-            busy = next((e for e in failed if isinstance(e, WriterBusy)), None)
+                failure = self._commit_or_isolate(part)
+            busy = failure if isinstance(failure, WriterBusy) else None
 
     # ------------------------------------------------------------------ the writer thread
     def _loop(self) -> None:
@@ -237,17 +236,20 @@ class Writer(Submitter):
             if stop:
                 return
 
-    def _commit_or_isolate(self, group: list[Pending]) -> None:
+    def _commit_or_isolate(self, group: list[Pending]) -> LedgerError | None:
         """Commit the group; when the database refuses it, commit its events one by one so that
         only an event the database itself refuses fails (one partner's bad write never fails
         another partner's event that shared its group).
 
         A lock held too long by another writer (``WriterBusy``) says nothing about the events:
         the whole group fails at once, instead of every event waiting out the lock again.
+
+        Returns:
+            the error every unanswered event of the group was failed with, or None.
         """
         try:
             self._commit_group(group)
-            return
+            return None
         except BaseException as e:  # never let the writer die with callers waiting
             self._cache = _Cache()
             failure = e
@@ -255,7 +257,7 @@ class Writer(Submitter):
             for p in group:
                 if not p.future.done():
                     self._commit_or_isolate([p])
-            return
+            return None
         err = (
             failure
             if isinstance(failure, LedgerError)
@@ -264,6 +266,7 @@ class Writer(Submitter):
         for p in group:
             if not p.future.done():
                 p.future.set_exception(err)  # running or pending: both may be set
+        return err
 
     def _commit_group(self, group: list[Pending]) -> None:
         accepted: list[tuple[Pending, int]] = []

@@ -336,10 +336,11 @@ def open_existing(url: str) -> SqlStore:
         StorageError: no such database, or no ledger in it (the message says what to do).
     """
     try:
-        shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
-        path = make_url(url).database if url.startswith("sqlite") else None
+        parsed = make_url(normalize_url(url))
+        shown = parsed.render_as_string(hide_password=True)  # reads the port: may raise
     except (ArgumentError, ValueError) as e:
         raise StorageError(f"LEDGER_DATABASE_URL is not a database URL: {e}") from e
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
     missing = (
         f"no ledger in the database {shown}: run `ledger init` (or `ledger serve`) on it "
         "first, or correct LEDGER_DATABASE_URL"

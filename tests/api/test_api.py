@@ -36,6 +36,7 @@ from ledger.core.values import format_mass
 from ledger.service import Ledger
 from ledger.service.settings import Settings
 from ledger.service.tokens import create_token, hash_token
+from ledger.store.sql import WRITE_LOCK_WAIT
 from tests.conftest import _pg_schema_url
 from tests.support.ledgers import ORIGIN, PUBLIC_URL, log_signer, scenario_ledger
 from tests.support.scenario import (
@@ -136,7 +137,7 @@ class Env:
 
 
 @contextmanager
-def app_env(url: str, *, lock_wait: float | None = None, **settings: Any) -> Iterator[Env]:
+def app_env(url: str, *, lock_wait: float = WRITE_LOCK_WAIT, **settings: Any) -> Iterator[Env]:
     """The GUIDE scenario on ``url`` behind ``create_app(Settings(..., **settings))``
     (``lock_wait``: the store's wait for the writers' lock, seconds)."""
     with scenario_ledger(url, lock_wait=lock_wait) as led, tempfile.TemporaryDirectory() as keys:

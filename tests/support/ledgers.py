@@ -11,7 +11,7 @@ from sqlalchemy import text
 from ledger.core.checkpoint import Signer
 from ledger.core.rules import RuleConfig
 from ledger.service import Ledger
-from ledger.store.sql import SqlStore
+from ledger.store.sql import WRITE_LOCK_WAIT, SqlStore
 from tests.support.scenario import private_key, scenario_events
 
 ORIGIN = "ltl.test/log"
@@ -29,14 +29,14 @@ def log_signer() -> Signer:
 HISTORY = RuleConfig(max_past_seconds=None)
 
 
-def open_ledger(url: str, *, lock_wait: float | None = None, **kw: Any) -> Ledger:
+def open_ledger(url: str, *, lock_wait: float = WRITE_LOCK_WAIT, **kw: Any) -> Ledger:
     """A ledger on ``url`` (``lock_wait``: the store's wait for the writers' lock, seconds)."""
     kw.setdefault("config", HISTORY)
-    store = SqlStore(url) if lock_wait is None else SqlStore(url, lock_wait=lock_wait)
+    store = SqlStore(url, lock_wait=lock_wait)
     return Ledger(store, log_signer=log_signer(), origin=ORIGIN, clock=lambda: NOW, **kw)
 
 
-def scenario_ledger(url: str, *, lock_wait: float | None = None) -> Ledger:
+def scenario_ledger(url: str, *, lock_wait: float = WRITE_LOCK_WAIT) -> Ledger:
     ledger = open_ledger(url, lock_wait=lock_wait)
     for ev in scenario_events():
         ledger.append(ev)
